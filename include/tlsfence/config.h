@@ -1,0 +1,78 @@
+#pragma once
+// The immutable configuration, built once by src/config from the INI file and the command
+// line (see INTERFACE.md for every key). Only src/app reads options; everything else is
+// handed the parts of Config it needs.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tlsfence {
+
+enum class LogTarget { syslog, stderr_ };
+enum class LogLevel { error, warning, info, debug };
+enum class BogusAction { continue_, defer, reject };
+
+struct Config {
+  std::string source_file;  // the file it was read from ("" when none)
+
+  struct Daemon {
+    std::string user = "tlsfence";
+    LogTarget log = LogTarget::syslog;
+    LogLevel log_level = LogLevel::info;
+  } daemon;
+
+  struct Socketmap {
+    std::vector<std::string> listen{"unix:/run/tlsfence/socketmap.sock"};
+    bool tlsrpt_attributes = false;
+    bool enforce_testing = false;
+  } socketmap;
+
+  struct Policy {
+    std::vector<std::string> listen{"unix:/run/tlsfence/policy.sock"};
+  } policy;
+
+  struct Milter {
+    std::vector<std::string> listen{"unix:/run/tlsfence/milter.sock"};
+  } milter;
+
+  struct Reception {
+    std::uint32_t wait_seconds = 2;
+    BogusAction on_dnssec_bogus = BogusAction::continue_;
+    std::vector<std::string> forced_tls_sender;
+    std::vector<std::string> forced_tls_recipient_domain;
+    std::string forced_tls_transport = "tlsfence-encrypt";
+  } reception;
+
+  struct Cache {
+    std::string db = "/var/lib/tlsfence/cache.db";
+  } cache;
+
+  struct Dns {
+    std::string trust_anchor_file = "/usr/share/dns/root.key";
+    std::string unbound_conf;
+    std::vector<std::string> forwarder;
+    std::uint32_t timeout_seconds = 10;
+  } dns;
+
+  struct MtaSts {
+    std::string ca_file;
+    std::uint16_t https_port = 443;
+    bool allow_private_addresses = false;
+    std::uint32_t timeout_seconds = 10;
+  } mta_sts;
+
+  struct Tlsrpt {
+    std::string db = "/var/lib/tlsfence/tlsrpt.db";
+    std::string socket = "/run/tlsfence/tlsrpt.sock";
+    std::string postfix_log;
+    std::string sendmail_log;
+    std::string organization_name;
+    std::string contact_info;
+    std::string submitter;
+    std::string outbox = "/var/lib/tlsfence/reports";
+    bool deliver = true;
+    std::string sendmail_command = "/usr/sbin/sendmail -i -t";
+  } tlsrpt;
+};
+
+}  // namespace tlsfence
