@@ -1,0 +1,20 @@
+#pragma once
+// What a front door needs from the policy service: one call, one decision.
+// Implemented by policy::PolicyService (DANE, MTA-STS, overrides, cache); doors and their
+// tests depend only on this interface.
+#include <string>
+
+#include "tlsfence/asio.h"
+#include "tlsfence/policy.h"
+
+namespace tlsfence {
+
+class PolicyLookup {
+ public:
+  virtual ~PolicyLookup() = default;
+  // `next_hop` is the key exactly as the MTA sent it (domain, [ip], [host]:port, U-label…).
+  // Never throws for lookup failures: they come back as Verdict::temp_fail with a reason.
+  virtual Task<PolicyDecision> decide(std::string next_hop) = 0;
+};
+
+}  // namespace tlsfence
