@@ -43,6 +43,15 @@ struct Config {
     std::string forced_tls_transport = "tlsfence-encrypt";
   } reception;
 
+  // [local] — the operator's own rules, checked before DANE and MTA-STS.
+  struct Local {
+    // override = DOMAIN LEVEL [ARGS…]  (repeatable). DOMAIN exact, or ".example.org" for
+    // every subdomain; LEVEL a Postfix TLS security level (none, may, encrypt, dane,
+    // dane-only, fingerprint, verify, secure) followed by its attributes, e.g.
+    // "example.org secure match=.example.org:example.org".
+    std::vector<std::string> override_rules;
+  } local;
+
   struct Cache {
     std::string db = "/var/lib/tlsfence/cache.db";
     std::uint64_t max_entries = 1'000'000;    // [cache] max-entries: memory bound (LRU)
