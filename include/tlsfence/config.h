@@ -40,6 +40,8 @@ struct Config {
     BogusAction on_dnssec_bogus = BogusAction::continue_;
     std::vector<std::string> forced_tls_sender;
     std::vector<std::string> forced_tls_recipient_domain;
+    std::vector<std::string> forced_tls_sasl_user;       // forced-tls-sasl-user (repeatable)
+    std::vector<std::string> forced_tls_client_network;  // forced-tls-client-network (repeatable): CIDR
     std::string forced_tls_transport = "tlsfence-encrypt";
   } reception;
 
