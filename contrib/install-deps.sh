@@ -19,7 +19,7 @@ BUILD_PKGS=(
   clang libclang-rt-14-dev clang-format clang-tidy
 )
 TEST_PKGS=(
-  knot knot-dnsutils ldnsutils unbound unbound-anchor dns-root-data
+  knot knot-dnsutils ldnsutils unbound unbound-anchor unbound-host dns-root-data
   nginx-light openssl curl ca-certificates
   postfix swaks miltertest sqlite3
   python3 iproute2 util-linux procps psmisc systemd libwrap0 m4
