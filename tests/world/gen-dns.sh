@@ -57,9 +57,15 @@ EOF
 } > "$K/knot.conf"
 KM=(keymgr -c "$K/knot.conf")
 
-# One CSK per knot-signed zone, made once (policy manual: knot never rolls it).
+# One CSK per knot-signed zone, made once (policy manual: knot never rolls it). Its DS and
+# DNSKEY are cached inside knot's KASP directory (keymgr is slow), so they go with the keys.
 for z in "${KNOT_SIGNED[@]}"; do
+  c=$K/db/world-$z
+  [ -s "$c.ds" ] && [ -s "$c.dnskey" ] && continue
   [ -n "$("${KM[@]}" "$z" list 2>/dev/null)" ] || "${KM[@]}" "$z" generate ksk=yes zsk=yes >/dev/null
+  "${KM[@]}" "$z" ds | awk '$5==2 {print $1" 300 IN DS "$3" "$4" "$5" "$6}' > "$c.ds"
+  "${KM[@]}" "$z" dnskey | awk '{$1=$1" 3600 IN"; print}' > "$c.dnskey"
+  [ -s "$c.ds" ] && [ -s "$c.dnskey" ] || die "keymgr gave no DS/DNSKEY for $z"
 done
 
 # ldns keys, made once: KSK+ZSK for each offline-signed zone, and a decoy KSK for bogus.test
@@ -81,11 +87,23 @@ DECOY=$(ldns_key bogus.test bogus-decoy -k)
 SERIAL=$(date +%s)
 GOOD=$(cat "$RUN/pki/mx.spki-sha256")
 CA=$(cat "$RUN/pki/ca.cert-sha256")
-MXCERT=$(cert_sha256 "$RUN/pki/mx.pem")
-WRONG=$(printf 'not the key of any server' | sha256sum | cut -d' ' -f1)
-soa() { echo "@ SOA ns1.test. hostmaster.$1 $SERIAL 3600 600 86400 300"; }
-ds_of_knot() { "${KM[@]}" "$1" ds | awk '$5==2 {print $1" 300 IN DS "$3" "$4" "$5" "$6}'; }
-ds_of_ldns() { ldns-key2ds -n -2 "$1.key" | awk '{print $1" 300 IN DS "$5" "$6" "$7" "$8}'; }
+MXCERT=$(cat "$RUN/pki/mx.cert-sha256")
+WRONG=5f0b1c7a8e2d4b6f90a3c5e7d9f1b3a5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f3a5   # matches no key
+soa() { echo "@ SOA ns1.test. hostmaster.$1 ${2:-$SERIAL} 3600 600 86400 300"; }
+ds_of_knot() { cat "$K/db/world-$1.ds"; }
+ds_of_ldns() { # cached next to the key
+  [ -s "$1.ds2" ] || ldns-key2ds -n -2 "$1.key" | awk '{print $1" 300 IN DS "$5" "$6" "$7" "$8}' > "$1.ds2"
+  cat "$1.ds2"
+}
+# presign UNSIGNED OUT KSK ZSK — ldns-signzone with RRSIGs valid only in January 2020;
+# skipped when the zone and keys are unchanged (fixed serial)
+presign() {
+  local in=$1 out=$2 stamp
+  stamp=$(cat "$in" "$3.key" "$4.key" | sha256sum | cut -d' ' -f1)
+  [ -s "$out" ] && [ "$(cat "$D/${out##*/}.stamp" 2>/dev/null)" = "$stamp" ] && return 0
+  ldns-signzone -i 20200101000000 -e 20200201000000 -f "$out" "$in" "$3" "$4"
+  echo "$stamp" > "$D/${out##*/}.stamp"
+}
 
 # MTA-STS: sts_domain LABEL MXHOST [WEBADDR] [TXT...] — MX, mta-sts A, _mta-sts TXT
 sts_domain() {
@@ -180,24 +198,22 @@ EOF
 cat > "$D/bogustlsa-tcp.zone.unsigned" <<EOF
 \$ORIGIN _tcp.mx1.bogustlsa.test.
 \$TTL 300
-$(soa _tcp.mx1.bogustlsa.test.)
+$(soa _tcp.mx1.bogustlsa.test. 2020010101)
 @ NS ns1.test.
 _25 TLSA 3 1 1 $GOOD
 EOF
-ldns-signzone -i 20200101000000 -e 20200201000000 -f "$K/zones/_tcp.mx1.bogustlsa.test.zone" \
-  "$D/bogustlsa-tcp.zone.unsigned" "$BT_KSK" "$BT_ZSK"
+presign "$D/bogustlsa-tcp.zone.unsigned" "$K/zones/_tcp.mx1.bogustlsa.test.zone" "$BT_KSK" "$BT_ZSK"
 
 cat > "$D/expired.zone.unsigned" <<EOF
 \$ORIGIN expired.test.
 \$TTL 300
-$(soa expired.test.)
+$(soa expired.test. 2020010101)
 @ NS ns1.test.
 @ MX 10 mx1.expired.test.
 mx1 A $MX_D
 _25._tcp.mx1 TLSA 3 1 1 $GOOD
 EOF
-ldns-signzone -i 20200101000000 -e 20200201000000 -f "$K/zones/expired.test.zone" \
-  "$D/expired.zone.unsigned" "$EXP_KSK" "$EXP_ZSK"
+presign "$D/expired.zone.unsigned" "$K/zones/expired.test.zone" "$EXP_KSK" "$EXP_ZSK"
 
 cat > "$K/zones/bogus.test.zone" <<EOF
 \$ORIGIN bogus.test.
@@ -229,8 +245,8 @@ EOF
 rm -f "$K/zones/test.zone.unsigned"
 
 # ----------------------------------------------------------------------------- trust anchor
-"${KM[@]}" test. ds | awk '$5==2 {print $1" 3600 IN DS "$3" "$4" "$5" "$6}' > "$D/test.ds"
-"${KM[@]}" test. dnskey | awk '{$1=$1" 3600 IN"; print}' > "$D/test.dnskey"
+sed 's/ 300 IN DS / 3600 IN DS /' "$K/db/world-test..ds" > "$D/test.ds"
+cp "$K/db/world-test..dnskey" "$D/test.dnskey"
 [ -s "$D/test.ds" ] || die "no DS for test. (keymgr)"
 
 # ----------------------------------------------------------------------------- resolvers

@@ -92,8 +92,9 @@ EOF
 fi
 
 # TLSA data: "good" = 3 1 1 of the MX key, "ca" = 2 0 1 of the CA certificate
-spki_sha256 mx.pem > mx.spki-sha256
-cert_sha256 ca.pem > ca.cert-sha256
+[ -s mx.spki-sha256 ] && [ mx.spki-sha256 -nt mx.pem ] || spki_sha256 mx.pem > mx.spki-sha256
+[ -s ca.cert-sha256 ] && [ ca.cert-sha256 -nt ca.pem ] || cert_sha256 ca.pem > ca.cert-sha256
+[ -s mx.cert-sha256 ] && [ mx.cert-sha256 -nt mx.pem ] || cert_sha256 mx.pem > mx.cert-sha256
 chmod 755 "$P"
 chmod 644 ./*.pem ./*.san ./*sha256
 chmod 600 ./*.key

@@ -47,10 +47,10 @@ rm -rf "$RUN"/{log,mail,postfix-in,postfix-out,tlsfence,tlsrpt-https,unbound,ngi
 mkdir -p "$RUN"/{log,mail,bin,unbound,tlsfence,tlsrpt-https}
 chown 65534:65534 "$RUN/mail"
 
-bash "$HERE/gen-pki.sh"
-bash "$HERE/gen-dns.sh"
-bash "$HERE/gen-web.sh"
-bash "$HERE/gen-postfix.sh"
+bash "$HERE/gen-pki.sh" || die "gen-pki.sh failed"
+gen_jobs=()
+for g in gen-dns gen-web gen-postfix; do bash "$HERE/$g.sh" & gen_jobs+=("$!:$g"); done
+for job in "${gen_jobs[@]}"; do wait "${job%%:*}" || die "${job#*:}.sh failed"; done
 step "keys, zones and configs generated"
 
 # ---------------------------------------------------------------- start everything
