@@ -27,7 +27,18 @@ inline constexpr std::size_t policy_attributes_max = 256;
 // libtlsrpt datagrams
 inline constexpr std::size_t tlsrpt_datagram_max = 64 * 1024;
 
+// TLS-RPT (RFC 8460): _smtp._tls record and datagram contents (defensive bounds)
+inline constexpr std::size_t tlsrpt_record_max = 4'096;           // bytes of one TXT record
+inline constexpr std::size_t tlsrpt_rua_max = 32;                 // URIs kept from one rua field
+inline constexpr std::size_t tlsrpt_datagram_policies_max = 64;   // policies[] in one datagram
+inline constexpr std::size_t tlsrpt_datagram_details_max = 256;   // failure-details[] per policy
+inline constexpr std::size_t tlsrpt_datagram_strings_max = 1'000; // policy-string[] / mx-host[] items
+
 // Log lines (longer lines are skipped and counted, never parsed partially)
 inline constexpr std::size_t log_line_max = 16 * 1024;
+
+// Config file (src/config)
+inline constexpr std::size_t config_file_max = 1024 * 1024;  // bytes
+inline constexpr std::size_t config_line_max = 4'096;        // bytes of one line
 
 }  // namespace tlsfence::limits
