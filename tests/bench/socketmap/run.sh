@@ -1,0 +1,132 @@
+#!/bin/bash
+# Socketmap benchmark, all in one run on this machine (see ../README.md for the figures):
+#   1. a do-nothing socketmap server in C (epoll, fixed reply)      — the ceiling
+#   2. tlsfence's socketmap door (bench_door: SocketmapDoor + an in-memory PolicyLookup that copies
+#      one cached MTA-STS decision), or a running tlsfenced when TLSFENCED=HOST:PORT is given
+#      (its cache must already hold bench.example)
+#   3. postfix-mta-sts-resolver's mta-sts-daemon, cache primed with the same domain
+# each loaded by the same one-thread epoll load generator at C = 1, 16, 64 connections.
+#
+# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR]
+#   env: TLSFENCED=HOST:PORT  measure a running tlsfenced instead of the bench_door stand-in
+#        NO_PIN=1             do not pin the load generator and the servers to separate CPUs
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+DURATION=5
+DEPTH=1
+CONNS="1 16 64"
+BUILD="$ROOT/build/bench"
+while getopts "d:p:c:b:" opt; do
+  case $opt in
+    d) DURATION=$OPTARG ;;
+    p) DEPTH=$OPTARG ;;
+    c) CONNS=$OPTARG ;;
+    b) BUILD=$OPTARG ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
+  esac
+done
+
+if [ ! -f "$BUILD/build.ninja" ]; then
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$BUILD" --target bench_socketmap >/dev/null
+BIN="$BUILD/tests/bench/socketmap"
+
+WORK=$(mktemp -d /tmp/tlsfence-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Two CPUs: the load generator on one, the server under test on the other.
+if [ -z "${NO_PIN:-}" ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_GEN="taskset -c 0"
+  PIN_SRV="taskset -c 1"
+else
+  PIN_GEN=""
+  PIN_SRV=""
+fi
+
+PORT_NOTHING=18461
+PORT_DOOR=18462
+PORT_RESOLVER=18463
+
+$PIN_SRV "$BIN/bench_socketmap_nothing" --tcp 127.0.0.1:$PORT_NOTHING &
+PIDS+=($!)
+if [ -z "${TLSFENCED:-}" ]; then
+  $PIN_SRV "$BIN/bench_socketmap_door" --tcp 127.0.0.1:$PORT_DOOR 2>"$WORK/door.log" &
+  PIDS+=($!)
+  DOOR_ADDR=127.0.0.1:$PORT_DOOR
+  DOOR_NAME="tlsfence door"
+else
+  DOOR_ADDR=$TLSFENCED
+  DOOR_NAME="tlsfenced"
+fi
+cat >"$WORK/mta-sts-daemon.yml" <<YML
+host: 127.0.0.1
+port: $PORT_RESOLVER
+reuse_port: true
+shutdown_timeout: 1
+cache_grace: 1000000000
+cache:
+  type: internal
+  options:
+    cache_size: 10000
+default_zone:
+  strict_testing: false
+  timeout: 4
+YML
+$PIN_SRV /usr/bin/python3 "$HERE/mta_sts_primed.py" "$WORK/mta-sts-daemon.yml" 2>"$WORK/resolver.log" &
+PIDS+=($!)
+
+wait_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "run.sh: nothing listens on $1" >&2
+  exit 1
+}
+wait_port 127.0.0.1:$PORT_NOTHING
+wait_port "$DOOR_ADDR"
+wait_port 127.0.0.1:$PORT_RESOLVER
+
+# One measurement: prints "rps p50 p99 errors".
+measure() {
+  local addr=$1 conns=$2 line
+  line=$($PIN_GEN "$BIN/bench_socketmap_loadgen" --tcp "$addr" -c "$conns" -p "$DEPTH" -d "$DURATION" -w 1 \
+    -q "tlspolicy bench.example" -e "OK secure match=mx.bench.example servername=hostname" || true)
+  echo "$line" >>"$WORK/raw.txt"
+  awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%s %s %s %s\n", v["rps"], v["p50_us"], v["p99_us"], v["errors"] }' <<<"$line"
+}
+
+echo "socketmap benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${DURATION}s per point, pipeline depth $DEPTH, TCP loopback"
+echo "load generator: one epoll thread; ${PIN_GEN:-no pinning}${PIN_GEN:+ (servers: $PIN_SRV)}"
+echo
+printf "%5s | %-26s | %-26s | %-26s | %-9s %-9s %-9s\n" "conns" "do-nothing (C, epoll)" "$DOOR_NAME" \
+  "postfix-mta-sts-resolver" "door/none" "door/pmsr" "p99 d/n"
+printf "%5s | %-26s | %-26s | %-26s |\n" "" "req/s  p50/p99 us" "req/s  p50/p99 us" "req/s  p50/p99 us"
+printf -- "------+----------------------------+----------------------------+----------------------------+------------------------------\n"
+for c in $CONNS; do
+  read -r n_rps n_p50 n_p99 n_err < <(measure 127.0.0.1:$PORT_NOTHING "$c")
+  read -r d_rps d_p50 d_p99 d_err < <(measure "$DOOR_ADDR" "$c")
+  read -r r_rps r_p50 r_p99 r_err < <(measure 127.0.0.1:$PORT_RESOLVER "$c")
+  ratios=$(awk -v n="$n_rps" -v d="$d_rps" -v r="$r_rps" -v np="$n_p99" -v dp="$d_p99" \
+    'BEGIN { printf "%-9s %-9s %-9s", (n > 0 ? sprintf("%.0f%%", 100 * d / n) : "-"),
+             (r > 0 ? sprintf("%.1fx", d / r) : "-"), (np > 0 ? sprintf("%.2fx", dp / np) : "-") }')
+  printf "%5s | %8s  %6s/%-8s | %8s  %6s/%-8s | %8s  %6s/%-8s | %s\n" "$c" "$n_rps" "$n_p50" "$n_p99" \
+    "$d_rps" "$d_p50" "$d_p99" "$r_rps" "$r_p50" "$r_p99" "$ratios"
+  if [ "$n_err$d_err$r_err" != "000" ]; then
+    echo "      (errors: do-nothing=$n_err door=$d_err resolver=$r_err — see replies)" >&2
+  fi
+done
+echo
+echo "raw:"
+sed 's/^/  /' "$WORK/raw.txt"
