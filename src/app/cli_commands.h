@@ -1,0 +1,26 @@
+#pragma once
+// The `tlsfence` subcommands, called by the dispatcher (tlsfence_cli.cc) after the arguments
+// were checked against INTERFACE.md's syntax. Each returns the exit status: 0 answered,
+// 1 answered TEMP, 2 usage or config error. They print their answers to stdout and problems
+// to stderr.
+#include <string>
+#include <vector>
+
+#include "tlsfence/config.h"
+
+namespace tlsfence {
+
+// tlsfence query DOMAIN...          — `domains` has at least one element.
+int cli_query(const tlsfence::Config&, const std::vector<std::string>& domains);
+// tlsfence explain [--json] DOMAIN
+int cli_explain(const tlsfence::Config&, bool json, const std::string& domain);
+// tlsfence cache list|flush|refresh [DOMAIN] — args = {"list"|"flush"|"refresh"} or {…, DOMAIN}.
+int cli_cache(const tlsfence::Config&, const std::vector<std::string>& args);
+// tlsfence check [--json] DOMAIN
+int cli_check(const tlsfence::Config&, bool json, const std::string& domain);
+// tlsfence report … — args in a normal form, options always as two elements:
+//   {"ingest", "--postfix-log", FILE} or {"ingest", "--sendmail-log", FILE}
+//   {"build", "--day", "YYYY-MM-DD"} or {"build", "--day", "YYYY-MM-DD", "--out", DIR}
+int cli_report(const tlsfence::Config&, const std::vector<std::string>& args);
+
+}  // namespace tlsfence
