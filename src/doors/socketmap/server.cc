@@ -93,6 +93,14 @@ Task<void> SocketmapDoor::answer(std::string_view request, std::string& out) {
     out.assign("PERM malformed request: control character in key");
     co_return;
   }
+  if (key.front() == '.') {
+    // Postfix's parent-domain probe: after NOTFOUND for "a.example.org" smtp_tls_policy_maps asks
+    // ".example.org", then ".org". tlsfence's policies are per exact next-hop domain (subdomain
+    // rules are the lookup's business on the full name), so the probe never has an answer — and
+    // must never get example.org's policy.
+    out.assign("NOTFOUND ");
+    co_return;
+  }
   std::string failure;
   try {
     PolicyDecision decision = co_await lookup_.decide(std::string(key));

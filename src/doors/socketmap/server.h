@@ -10,7 +10,10 @@
 // resynchronised); a well-framed request without "NAME KEY" shape, or with a control byte in the
 // key, gets "PERM malformed request: …" and the connection stays open. Keys with non-ASCII bytes
 // (SMTPUTF8 U-labels) go to the lookup unchanged; the lookup normalises them and answers "no
-// policy" (NOTFOUND) for anything that is not a usable domain.
+// policy" (NOTFOUND) for anything that is not a usable domain. A key starting with '.' is
+// Postfix's parent-domain probe (smtp_tls_policy_maps retries ".example.org" after NOTFOUND for
+// "a.example.org"): answered NOTFOUND here without a lookup, so a parent's policy is never applied
+// to a subdomain.
 //
 // Failure: an exception from the lookup or the formatting is caught here and answered
 // "TEMP internal error" (logged); the connection keeps going. Nothing escapes serve().

@@ -382,6 +382,18 @@ TEST_F(DoorTest, NonAsciiKeys) {
   EXPECT_EQ(c.ask("tlspolicy dane.example"), "OK dane");
 }
 
+TEST_F(DoorTest, ParentDomainProbeIsNotFoundWithoutLookup) {
+  start();
+  Client c = client();
+  EXPECT_EQ(c.ask("tlspolicy .dane.example"), "NOTFOUND ");
+  EXPECT_EQ(c.ask("tlspolicy .example"), "NOTFOUND ");
+  {
+    std::lock_guard lock(lookup_.mu);
+    EXPECT_TRUE(lookup_.keys_seen.empty());
+  }
+  EXPECT_EQ(c.ask("tlspolicy dane.example"), "OK dane");
+}
+
 TEST_F(DoorTest, LookupExceptionIsTempAndConnectionContinues) {
   start();
   Client c = client();
