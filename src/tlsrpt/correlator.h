@@ -1,0 +1,99 @@
+#pragma once
+// Turns a stream of MTA log lines into TLS-RPT outcomes.
+//
+// Postfix logs a connection's TLS line(s) before the delivery line of the queue id, all from
+// the same smtp(8) process: the correlator keeps, per process id, the session in progress
+// (peer, TLS established?, first failure) and closes it with the next delivery line of that
+// process, whose to= address gives the policy (next-hop) domain. A non-final "QID: reason"
+// note closes a failed session that waits for the queue id's delivery line. One connection is
+// one session: further deliveries over it (and "reused" connections) are not counted again.
+// Once Postfix 3.10's "TLSRPT: status=…" lines appear, they alone are used (no double count).
+// Lines that cannot be correlated are counted and dropped. State is bounded.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "parse/postfix_log.h"
+#include "parse/sendmail_log.h"
+#include "tlsrpt/outcome.h"
+
+namespace tlsfence::tlsrpt {
+
+struct CorrelatorOptions {
+  int local_offset_seconds = 0;      // zone of traditional syslog times (east of UTC)
+  std::size_t max_processes = 4096;  // bound on per-process state
+};
+
+struct CorrelatorStats {
+  std::uint64_t lines = 0;         // lines fed
+  std::uint64_t too_long = 0;      // lines over limits::log_line_max, skipped
+  std::uint64_t events = 0;        // lines that parsed as a relevant event
+  std::uint64_t outcomes = 0;      // outcomes produced
+  std::uint64_t uncorrelated = 0;  // sessions or deliveries that could not be paired, dropped
+  std::uint64_t reused = 0;        // reused connections (not a new session)
+  bool operator==(const CorrelatorStats&) const = default;
+};
+
+class PostfixCorrelator {
+ public:
+  explicit PostfixCorrelator(CorrelatorOptions options = {}) : options_(options) {}
+
+  // One log line (without its newline). `now_unix` anchors traditional syslog times that
+  // carry no year. Completed outcomes are appended to `out` (attribution is the caller's).
+  void feed(std::string_view line, std::int64_t now_unix, std::vector<Outcome>& out);
+  void feed(const parse::PostfixEvent& ev, std::int64_t now_unix, std::vector<Outcome>& out);
+
+  const CorrelatorStats& stats() const { return stats_; }
+
+ private:
+  struct Session {
+    std::string host, ip;
+    std::int64_t time = 0;
+    bool tls = false;
+    bool reported = false;
+    std::optional<TlsrptResult> failure;
+    std::string reason;
+  };
+  struct Waiting {
+    std::string queue_id;
+    Session session;
+  };
+
+  std::int64_t unix_time(const parse::SyslogTime& t, std::int64_t now) const;
+  void emit(const Session& s, std::string_view domain, std::vector<Outcome>& out);
+  Session& fresh_session(std::uint32_t pid);
+  void bound_state();
+
+  CorrelatorOptions options_;
+  CorrelatorStats stats_;
+  bool tlsrpt_lines_seen_ = false;
+  std::unordered_map<std::uint32_t, Session> sessions_;
+  std::unordered_map<std::uint32_t, std::vector<Waiting>> waiting_;
+};
+
+// Sendmail: "STARTTLS=client, relay=…, verify=…" then the delivery line(s) of the same
+// process. verify=FAIL is a soft failure (Outcome::failure_needs_policy).
+class SendmailCorrelator {
+ public:
+  explicit SendmailCorrelator(CorrelatorOptions options = {}) : options_(options) {}
+  void feed(std::string_view line, std::int64_t now_unix, std::vector<Outcome>& out);
+  void feed(const parse::SendmailEvent& ev, std::int64_t now_unix, std::vector<Outcome>& out);
+  const CorrelatorStats& stats() const { return stats_; }
+
+ private:
+  struct Session {
+    std::string host, ip;
+    std::int64_t time = 0;
+    bool reported = false;
+    std::optional<TlsrptResult> failure;
+    bool needs_policy = false;
+    std::string verify;
+  };
+  CorrelatorOptions options_;
+  CorrelatorStats stats_;
+  std::unordered_map<std::uint32_t, Session> sessions_;
+};
+
+}  // namespace tlsfence::tlsrpt

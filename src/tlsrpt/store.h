@@ -1,0 +1,113 @@
+#pragma once
+// Durable TLS-RPT aggregation (SQLite, WAL, synchronous=FULL).
+//
+// Outcomes are aggregated per (UTC day, policy domain, policy: type + strings + policy-domain
+// + mx hosts) into success/failure session counts, and failures further grouped by (result
+// type, sending ip, receiving mx host, receiving ip, failure-reason-code) — the EHLO reply and
+// additional-information are kept (first seen) but never split a group.
+// add() returns only after COMMIT: an outcome acknowledged is never lost, even on kill -9.
+// Log-follower positions are written in the same transaction as the outcomes they produced,
+// so a restart resumes exactly after the last committed line (never lost, never doubled).
+// One Store per thread; several processes may open the same file (one writer at a time,
+// readers never block the writer thanks to WAL). Errors throw StoreError.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlsrpt/outcome.h"
+
+struct sqlite3;
+
+namespace tlsfence::tlsrpt {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Where a log follower is in its file. `inode` and `head` (e.g. a hash of the first line)
+// let the follower recognise rotation and truncation; the store only keeps them.
+struct LogPosition {
+  std::string source;  // e.g. "postfix-log:/var/log/mail.log"
+  std::uint64_t inode = 0;
+  std::uint64_t offset = 0;
+  std::string head;
+  bool operator==(const LogPosition&) const = default;
+};
+
+struct FailureDetail {
+  TlsrptResult result = TlsrptResult::validation_failure;
+  std::string sending_mta_ip;
+  std::string receiving_mx_hostname;
+  std::string receiving_mx_helo;
+  std::string receiving_ip;
+  std::string failure_reason_code;
+  std::string additional_information;
+  std::uint64_t failed_session_count = 0;
+};
+
+struct PolicyAggregate {
+  ReportPolicy policy;
+  std::uint64_t successful_sessions = 0;
+  std::uint64_t failed_sessions = 0;
+  std::vector<FailureDetail> failures;  // ordered by result type, then receiving mx, ip
+};
+
+struct DomainAggregate {
+  std::string policy_domain;
+  std::vector<PolicyAggregate> policies;
+};
+
+struct DaySummary {
+  std::int64_t day = 0;
+  std::string policy_domain;
+  std::uint64_t successful_sessions = 0;
+  std::uint64_t failed_sessions = 0;
+};
+
+struct RejectedInput {
+  std::int64_t received_unix = 0;
+  std::string source;  // "datagram", "postfix-log"…
+  std::string error;
+  std::string data;
+};
+
+class Store {
+ public:
+  enum class Mode { read_write, read_only };
+  // Opens (creating the file and schema in read_write mode). Throws StoreError.
+  explicit Store(const std::string& path, Mode mode = Mode::read_write);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // One transaction: all outcomes and all positions, or nothing. Returns after COMMIT.
+  void add(std::span<const Outcome> outcomes, std::span<const LogPosition> positions = {});
+  std::optional<LogPosition> position(std::string_view source);
+
+  // Invalid datagrams / lines kept for inspection (the newest `keep` rows are kept).
+  void add_rejected(const RejectedInput& r, std::size_t keep = 1000);
+  std::vector<RejectedInput> rejected(std::size_t limit = 100);
+
+  std::vector<std::string> policy_domains(std::int64_t day);
+  std::vector<PolicyAggregate> aggregates(std::int64_t day, std::string_view policy_domain);
+  std::vector<DomainAggregate> day_aggregates(std::int64_t day);  // every domain, sorted
+  std::vector<DaySummary> summary();                              // every (day, domain)
+  std::vector<std::int64_t> days();
+
+  // Deletes every day before `first_day_kept`; returns the number of (day, domain, policy) rows.
+  std::uint64_t prune(std::int64_t first_day_kept);
+
+ private:
+  void exec(const char* sql);
+  std::vector<PolicyAggregate> load(std::int64_t day, const std::string* domain,
+                                    std::vector<std::string>* domains_out);
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace tlsfence::tlsrpt

@@ -1,0 +1,175 @@
+// SQLite store: aggregation, positions in the same transaction, reopen, prune, concurrent reader.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "tlsrpt/store.h"
+
+namespace tlsfence::tlsrpt {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tlsrpt-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "tlsrpt.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+const ReportPolicy sts{TlsrptPolicyType::sts,
+                       {"version: STSv1", "mode: enforce", "mx: *.example.com", "max_age: 86400"},
+                       "example.com",
+                       {"*.example.com"}};
+
+Outcome make(std::int64_t day, const std::string& domain, std::optional<TlsrptResult> failure,
+             const std::string& mx = "mx1.example.com", const std::string& helo = "") {
+  Outcome o;
+  o.day = day;
+  o.policy_domain = domain;
+  o.policy = sts;
+  o.policy.domain = domain;
+  o.mx_host = mx;
+  o.receiving_ip = "192.0.2.1";
+  o.sending_ip = "192.0.2.99";
+  o.failure = failure;
+  o.helo = helo;
+  if (failure) o.failure_reason_code = "untrusted issuer /CN=x";
+  return o;
+}
+
+TEST_F(StoreTest, RoundTripAggregatesAndGroupsFailures) {
+  Store s(path_);
+  std::vector<Outcome> batch = {
+      make(100, "example.com", std::nullopt),
+      make(100, "example.com", std::nullopt),
+      make(100, "example.com", TlsrptResult::certificate_not_trusted, "mx1.example.com", "mx1 ESMTP hello"),
+      // Different EHLO text: same group (volatile text is not part of the key).
+      make(100, "example.com", TlsrptResult::certificate_not_trusted, "mx1.example.com", "mx1 ESMTP other"),
+      make(100, "example.com", TlsrptResult::certificate_expired, "mx2.example.com"),
+      make(100, "other.example", std::nullopt),
+      make(101, "example.com", std::nullopt),
+  };
+  s.add(batch);
+  s.add(std::vector<Outcome>{make(100, "example.com", std::nullopt)});  // a second batch adds up
+  auto aggs = s.aggregates(100, "example.com");
+  ASSERT_EQ(aggs.size(), 1u);
+  EXPECT_EQ(aggs[0].policy, [] {
+    auto p = sts;
+    return p;
+  }());
+  EXPECT_EQ(aggs[0].successful_sessions, 3u);
+  EXPECT_EQ(aggs[0].failed_sessions, 3u);
+  ASSERT_EQ(aggs[0].failures.size(), 2u);
+  EXPECT_EQ(aggs[0].failures[0].result, TlsrptResult::certificate_expired);
+  EXPECT_EQ(aggs[0].failures[0].failed_session_count, 1u);
+  EXPECT_EQ(aggs[0].failures[0].receiving_mx_hostname, "mx2.example.com");
+  EXPECT_EQ(aggs[0].failures[1].result, TlsrptResult::certificate_not_trusted);
+  EXPECT_EQ(aggs[0].failures[1].failed_session_count, 2u);
+  EXPECT_EQ(aggs[0].failures[1].receiving_mx_helo, "mx1 ESMTP hello");
+  EXPECT_EQ(aggs[0].failures[1].sending_mta_ip, "192.0.2.99");
+  EXPECT_EQ(aggs[0].failures[1].receiving_ip, "192.0.2.1");
+  EXPECT_EQ(aggs[0].failures[1].failure_reason_code, "untrusted issuer /CN=x");
+  EXPECT_EQ(s.policy_domains(100), (std::vector<std::string>{"example.com", "other.example"}));
+  EXPECT_EQ(s.days(), (std::vector<std::int64_t>{100, 101}));
+  auto day = s.day_aggregates(100);
+  ASSERT_EQ(day.size(), 2u);
+  EXPECT_EQ(day[1].policy_domain, "other.example");
+  EXPECT_EQ(day[1].policies[0].successful_sessions, 1u);
+  auto sum = s.summary();
+  ASSERT_EQ(sum.size(), 3u);
+  EXPECT_EQ(sum[0].failed_sessions, 3u);
+}
+
+TEST_F(StoreTest, DifferentPoliciesAreSeparate) {
+  Store s(path_);
+  Outcome a = make(5, "example.com", std::nullopt);
+  Outcome b = a;
+  b.policy = ReportPolicy{TlsrptPolicyType::no_policy_found, {}, "example.com", {}};
+  s.add(std::vector<Outcome>{a, b, b});
+  auto aggs = s.aggregates(5, "example.com");
+  ASSERT_EQ(aggs.size(), 2u);
+  std::uint64_t total = aggs[0].successful_sessions + aggs[1].successful_sessions;
+  EXPECT_EQ(total, 3u);
+}
+
+TEST_F(StoreTest, PositionsCommitWithOutcomesAndSurviveReopen) {
+  {
+    Store s(path_);
+    EXPECT_FALSE(s.position("postfix-log"));
+    LogPosition p{"postfix-log", 1234, 4096, "abc"};
+    s.add(std::vector<Outcome>{make(7, "example.com", std::nullopt)}, std::vector<LogPosition>{p});
+    p.offset = 8192;
+    s.add({}, std::vector<LogPosition>{p});
+  }
+  Store again(path_);
+  auto p = again.position("postfix-log");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->inode, 1234u);
+  EXPECT_EQ(p->offset, 8192u);
+  EXPECT_EQ(p->head, "abc");
+  EXPECT_EQ(again.aggregates(7, "example.com").at(0).successful_sessions, 1u);
+}
+
+TEST_F(StoreTest, Prune) {
+  Store s(path_);
+  s.add(std::vector<Outcome>{make(10, "example.com", TlsrptResult::certificate_expired),
+                             make(11, "example.com", std::nullopt), make(12, "example.com", std::nullopt)});
+  EXPECT_EQ(s.prune(12), 2u);
+  EXPECT_EQ(s.days(), (std::vector<std::int64_t>{12}));
+  EXPECT_TRUE(s.aggregates(10, "example.com").empty());
+  EXPECT_EQ(s.prune(12), 0u);
+}
+
+TEST_F(StoreTest, RejectedInputsKeptAndBounded) {
+  Store s(path_);
+  for (int i = 0; i < 5; ++i)
+    s.add_rejected(RejectedInput{i, "datagram", "not JSON", std::string("x\0y", 3)}, 3);
+  auto r = s.rejected();
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].received_unix, 4);
+  EXPECT_EQ(r[0].data, std::string("x\0y", 3));
+}
+
+TEST_F(StoreTest, ConcurrentReaderSeesOnlyCommittedTotals) {
+  Store writer(path_);
+  constexpr int batches = 50, per_batch = 20;
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::atomic<bool> bad{false};
+  std::thread reader([&] {
+    Store r(path_, Store::Mode::read_only);
+    while (!done.load()) {
+      auto a = r.aggregates(3, "example.com");
+      if (!a.empty() && a[0].successful_sessions % per_batch != 0) bad = true;  // a torn batch
+      ++reads;
+    }
+  });
+  for (int b = 0; b < batches; ++b) {
+    std::vector<Outcome> batch(per_batch, make(3, "example.com", std::nullopt));
+    writer.add(batch);
+  }
+  done = true;
+  reader.join();
+  EXPECT_FALSE(bad.load());
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(writer.aggregates(3, "example.com").at(0).successful_sessions,
+            static_cast<std::uint64_t>(batches * per_batch));
+}
+
+TEST_F(StoreTest, OpenFailuresThrow) {
+  EXPECT_THROW(Store((dir_ / "missing" / "x.db").string()), StoreError);
+  EXPECT_THROW(Store((dir_ / "absent.db").string(), Store::Mode::read_only), StoreError);
+}
+
+}  // namespace
+}  // namespace tlsfence::tlsrpt
