@@ -36,6 +36,9 @@ struct Case {
   std::string level;        // for Verdict::policy
   std::string reason_part;  // must appear in temp_reason (temp_fail) or in some reason line
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 bool reasons_contain(const PolicyDecision& d, const std::string& part) {
   if (d.temp_reason.find(part) != std::string::npos) return true;

@@ -147,6 +147,9 @@ struct TlsaCase {
   bool parses;
   bool usable;
 };
+void PrintTo(const TlsaCase& c, std::ostream* os) {
+  *os << c.rdata.size() << " bytes";
+}
 
 class TlsaTable : public ::testing::TestWithParam<TlsaCase> {};
 

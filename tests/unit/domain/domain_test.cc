@@ -13,6 +13,9 @@ struct Case {
   NextHopKind kind;
   std::string domain;  // expected when kind == domain
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << '"' << c.key.substr(0, 80) << '"';
+}
 
 std::string label(std::size_t n, char c = 'a') {
   return std::string(n, c);
@@ -113,6 +116,9 @@ struct HostCase {
   std::string name;
   bool valid;
 };
+void PrintTo(const HostCase& c, std::ostream* os) {
+  *os << '"' << c.name.substr(0, 80) << '"';
+}
 
 class HostnameTable : public ::testing::TestWithParam<HostCase> {};
 
