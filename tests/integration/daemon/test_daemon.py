@@ -39,10 +39,10 @@ def have_ipv6_loopback():
 class Running:
     """A daemon started in the background, its stderr in a file we can wait on."""
 
-    def __init__(self, argv, tmp):
+    def __init__(self, argv, tmp, env=None):
         self.log_path = os.path.join(tmp, "stderr-%d.log" % time.monotonic_ns())
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
 
     def text(self):
         with open(self.log_path, errors="replace") as f:
@@ -92,8 +92,8 @@ class Base(unittest.TestCase):
         return subprocess.run([PROGRAMS[program], *args], capture_output=True, text=True, timeout=30,
                               errors="replace")
 
-    def start(self, program, *args):
-        r = Running([PROGRAMS[program], *args], self.tmp)
+    def start(self, program, *args, env=None):
+        r = Running([PROGRAMS[program], *args], self.tmp, env)
         self.running.append(r)
         return r
 
@@ -215,6 +215,21 @@ class Daemon(Base):
         self.assertLess(took, 1.0)
         self.assertIn("info: stopped", r.text())
         self.assertFalse(os.path.exists(sock_path), "socket file left behind")
+
+    def test_sd_notify(self):
+        path = os.path.join(self.tmp, "notify.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+            notify.bind(path)
+            notify.settimeout(5)
+            env = dict(os.environ, NOTIFY_SOCKET=path)
+            r = self.start("tlsfenced", "--config", self.write("t.conf", self.base_config()), env=env)
+            self.assertIn(b"READY=1", notify.recv(4096))
+            r.proc.send_signal(signal.SIGHUP)
+            self.assertIn(b"RELOADING=1", notify.recv(4096))
+            self.assertIn(b"READY=1", notify.recv(4096))
+            r.proc.send_signal(signal.SIGTERM)
+            self.assertIn(b"STOPPING=1", notify.recv(4096))
+            self.assertEqual(r.proc.wait(timeout=2), 0)
 
     def test_sigint_stops(self):
         r = self.start("tlsfenced", "--config", self.write("t.conf", self.base_config()))

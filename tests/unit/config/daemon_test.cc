@@ -1,0 +1,93 @@
+// The Daemon's plug-in points: a door's StreamHandler gets each connection on the io thread,
+// a Service's hooks run in order, a handler's exception is contained, and stop is prompt even
+// with connections still open.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "util/daemon.h"
+
+namespace tlsfence {
+namespace {
+
+int connect_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  for (int i = 0; i < 200; ++i) {
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::close(fd);
+  return -1;
+}
+
+TEST(Daemon, DoorsServicesAndPromptStop) {
+  char tmpl[] = "/tmp/tlsfence-daemon-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  auto cfg = std::make_shared<Config>();
+  cfg->daemon.user = "";
+  cfg->daemon.log = LogTarget::stderr_;
+  std::string echo_path = dir + "/echo.sock", boom_path = dir + "/boom.sock";
+
+  Daemon daemon("unit", cfg, [] { return Config{}; });
+  std::vector<std::string> events;
+  daemon.add_door("echo", {"unix:" + echo_path}, [](StreamSocket s) -> Task<void> {
+    char buf[5];
+    co_await asio::async_read(s, asio::buffer(buf), asio::use_awaitable);
+    co_await asio::async_write(s, asio::buffer(buf), asio::use_awaitable);
+    co_await asio::async_read(s, asio::buffer(buf), asio::use_awaitable);  // waits forever
+  });
+  daemon.add_door("boom", {"unix:" + boom_path}, [](StreamSocket) -> Task<void> {
+    throw std::runtime_error("handler failed");
+    co_return;
+  });
+  daemon.add_service(Service{"svc",
+                             [&] { events.push_back("open"); },
+                             [&] { events.push_back("start"); },
+                             [&] { events.push_back("stop"); },
+                             {}});
+
+  std::thread client([&] {
+    int boom = connect_unix(boom_path);
+    int fd = connect_unix(echo_path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "hello", 5), 5);
+    char buf[5] = {};
+    ASSERT_EQ(::read(fd, buf, 5), 5);
+    EXPECT_EQ(std::string(buf, 5), "hello");
+    daemon.request_stop();  // the echo connection is still open
+    ::close(fd);
+    ::close(boom);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon.run(), 0);
+  client.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(events, (std::vector<std::string>{"open", "start", "stop"}));
+  EXPECT_FALSE(std::filesystem::exists(echo_path));  // socket files removed on stop
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Daemon, StartupFailureReturnsOne) {
+  auto cfg = std::make_shared<Config>();
+  cfg->daemon.user = "";
+  Daemon daemon("unit", cfg, [] { return Config{}; });
+  daemon.add_door("bad", {"unix:/nonexistent-dir-tlsfence/x/y.sock"});
+  EXPECT_EQ(daemon.run(), 1);
+  Daemon d2("unit", cfg, [] { return Config{}; });
+  d2.add_service(Service{"svc", [] { throw std::runtime_error("cannot open"); }, {}, {}, {}});
+  EXPECT_EQ(d2.run(), 1);
+}
+
+}  // namespace
+}  // namespace tlsfence
