@@ -6,6 +6,7 @@
 //           [-q "NAME KEY"] [-e EXPECTED_REPLY_PREFIX]
 //
 // Output (one line, key=value): conns depth seconds requests rps p50_us p90_us p99_us max_us errors
+// total (every reply, warm-up and drain included: for CPU-per-request figures)
 // A reply that does not start with the expected prefix counts as an error (default "OK ").
 // Not part of ctest: a benchmark tool run by tests/bench/socketmap/run.sh.
 #include <arpa/inet.h>
@@ -153,7 +154,7 @@ int main(int argc, char** argv) {
 
   std::vector<uint32_t> lat_us;
   lat_us.reserve(4'000'000);
-  uint64_t errors = 0, counted = 0;
+  uint64_t errors = 0, counted = 0, total = 0;
   const auto t0 = Clock::now();
   const auto measure_from =
       t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
               ++counted;
             }
             ++answered;
+            ++total;
           }
           if (c.in_at == c.in.size()) {
             c.in.clear();
@@ -255,10 +257,10 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "conns=%d depth=%d seconds=%.2f requests=%llu rps=%.0f p50_us=%u p90_us=%u p99_us=%u max_us=%u "
-      "errors=%llu\n",
+      "errors=%llu total=%llu\n",
       o.conns, o.depth, secs, static_cast<unsigned long long>(counted), static_cast<double>(counted) / secs,
       pct(0.50), pct(0.90), pct(0.99), lat_us.empty() ? 0 : lat_us.back(),
-      static_cast<unsigned long long>(errors));
+      static_cast<unsigned long long>(errors), static_cast<unsigned long long>(total));
   for (auto& c : conns) ::close(c.fd);
   return errors == 0 ? 0 : 1;
 }

@@ -59,12 +59,17 @@ PORT_RESOLVER=18463
 
 $PIN_SRV "$BIN/bench_socketmap_nothing" --tcp 127.0.0.1:$PORT_NOTHING &
 PIDS+=($!)
+PID_NOTHING=$!
+disown
 if [ -z "${TLSFENCED:-}" ]; then
   $PIN_SRV "$BIN/bench_socketmap_door" --tcp 127.0.0.1:$PORT_DOOR 2>"$WORK/door.log" &
   PIDS+=($!)
+  PID_DOOR=$!
+  disown
   DOOR_ADDR=127.0.0.1:$PORT_DOOR
   DOOR_NAME="tlsfence door"
 else
+  PID_DOOR=${TLSFENCED_PID:-}
   DOOR_ADDR=$TLSFENCED
   DOOR_NAME="tlsfenced"
 fi
@@ -84,6 +89,8 @@ default_zone:
 YML
 $PIN_SRV /usr/bin/python3 "$HERE/mta_sts_primed.py" "$WORK/mta-sts-daemon.yml" 2>"$WORK/resolver.log" &
 PIDS+=($!)
+PID_RESOLVER=$!
+disown
 
 wait_port() {
   for _ in $(seq 100); do
@@ -97,32 +104,50 @@ wait_port 127.0.0.1:$PORT_NOTHING
 wait_port "$DOOR_ADDR"
 wait_port 127.0.0.1:$PORT_RESOLVER
 
-# One measurement: prints "rps p50 p99 errors".
+# CPU time (user + system, in clock ticks) a server process has used so far.
+cpu_ticks() {
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+  else
+    echo 0
+  fi
+}
+TCK=$(getconf CLK_TCK)
+
+# One measurement: prints "rps p50 p99 errors cpu_us_per_request". CPU per request is the
+# server's own CPU time over the whole run (warm-up included) divided by every reply it sent:
+# unlike req/s it hardly depends on what else the machine is doing.
 measure() {
-  local addr=$1 conns=$2 line
+  local addr=$1 conns=$2 pid=$3 line before after
+  before=$(cpu_ticks "$pid")
   line=$($PIN_GEN "$BIN/bench_socketmap_loadgen" --tcp "$addr" -c "$conns" -p "$DEPTH" -d "$DURATION" -w 1 \
     -q "tlspolicy bench.example" -e "OK secure match=mx.bench.example servername=hostname" || true)
-  echo "$line" >>"$WORK/raw.txt"
-  awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s %s %s %s\n", v["rps"], v["p50_us"], v["p99_us"], v["errors"] }' <<<"$line"
+  after=$(cpu_ticks "$pid")
+  echo "$line cpu_ticks=$((after - before))" >>"$WORK/raw.txt"
+  awk -v ticks=$((after - before)) -v tck="$TCK" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        cpu = (ticks > 0 && v["total"] > 0) ? sprintf("%.1f", 1e6 * ticks / tck / v["total"]) : "-"
+        printf "%s %s %s %s %s\n", v["rps"], v["p50_us"], v["p99_us"], v["errors"], cpu }' <<<"$line"
 }
 
 echo "socketmap benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${DURATION}s per point, pipeline depth $DEPTH, TCP loopback"
-echo "load generator: one epoll thread; ${PIN_GEN:-no pinning}${PIN_GEN:+ (servers: $PIN_SRV)}"
+echo "load generator: one epoll thread; ${PIN_GEN:-no pinning}${PIN_GEN:+ (servers: $PIN_SRV)}; load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo
-printf "%5s | %-26s | %-26s | %-26s | %-9s %-9s %-9s\n" "conns" "do-nothing (C, epoll)" "$DOOR_NAME" \
-  "postfix-mta-sts-resolver" "door/none" "door/pmsr" "p99 d/n"
-printf "%5s | %-26s | %-26s | %-26s |\n" "" "req/s  p50/p99 us" "req/s  p50/p99 us" "req/s  p50/p99 us"
-printf -- "------+----------------------------+----------------------------+----------------------------+------------------------------\n"
+printf "%5s | %-32s | %-32s | %-32s | %-9s %-9s %-9s %-9s\n" "conns" "do-nothing (C, epoll)" "$DOOR_NAME" \
+  "postfix-mta-sts-resolver" "door/none" "door/pmsr" "p99 d/n" "cpu d/n"
+printf "%5s | %-32s | %-32s | %-32s |\n" "" "req/s  p50/p99 us  cpu us/req" "req/s  p50/p99 us  cpu us/req" \
+  "req/s  p50/p99 us  cpu us/req"
+printf -- "------+----------------------------------+----------------------------------+----------------------------------+--------------------------------------\n"
 for c in $CONNS; do
-  read -r n_rps n_p50 n_p99 n_err < <(measure 127.0.0.1:$PORT_NOTHING "$c")
-  read -r d_rps d_p50 d_p99 d_err < <(measure "$DOOR_ADDR" "$c")
-  read -r r_rps r_p50 r_p99 r_err < <(measure 127.0.0.1:$PORT_RESOLVER "$c")
-  ratios=$(awk -v n="$n_rps" -v d="$d_rps" -v r="$r_rps" -v np="$n_p99" -v dp="$d_p99" \
-    'BEGIN { printf "%-9s %-9s %-9s", (n > 0 ? sprintf("%.0f%%", 100 * d / n) : "-"),
-             (r > 0 ? sprintf("%.1fx", d / r) : "-"), (np > 0 ? sprintf("%.2fx", dp / np) : "-") }')
-  printf "%5s | %8s  %6s/%-8s | %8s  %6s/%-8s | %8s  %6s/%-8s | %s\n" "$c" "$n_rps" "$n_p50" "$n_p99" \
-    "$d_rps" "$d_p50" "$d_p99" "$r_rps" "$r_p50" "$r_p99" "$ratios"
+  read -r n_rps n_p50 n_p99 n_err n_cpu < <(measure 127.0.0.1:$PORT_NOTHING "$c" "$PID_NOTHING")
+  read -r d_rps d_p50 d_p99 d_err d_cpu < <(measure "$DOOR_ADDR" "$c" "$PID_DOOR")
+  read -r r_rps r_p50 r_p99 r_err r_cpu < <(measure 127.0.0.1:$PORT_RESOLVER "$c" "$PID_RESOLVER")
+  ratios=$(awk -v n="$n_rps" -v d="$d_rps" -v r="$r_rps" -v np="$n_p99" -v dp="$d_p99" -v nc="$n_cpu" -v dc="$d_cpu" \
+    'BEGIN { printf "%-9s %-9s %-9s %-9s", (n > 0 ? sprintf("%.0f%%", 100 * d / n) : "-"),
+             (r > 0 ? sprintf("%.1fx", d / r) : "-"), (np > 0 ? sprintf("%.2fx", dp / np) : "-"),
+             (nc > 0 && dc > 0 ? sprintf("%.2fx", dc / nc) : "-") }')
+  printf "%5s | %8s  %6s/%-8s %8s | %8s  %6s/%-8s %8s | %8s  %6s/%-8s %8s | %s\n" "$c" \
+    "$n_rps" "$n_p50" "$n_p99" "$n_cpu" "$d_rps" "$d_p50" "$d_p99" "$d_cpu" "$r_rps" "$r_p50" "$r_p99" "$r_cpu" "$ratios"
   if [ "$n_err$d_err$r_err" != "000" ]; then
     echo "      (errors: do-nothing=$n_err door=$d_err resolver=$r_err — see replies)" >&2
   fi
