@@ -14,6 +14,10 @@ tests pin down:
 Run: python3 test_issue5_postfix_socketmap.py TLSFENCED TLSFENCE
 """
 
+import sys
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+
 import re
 import subprocess
 

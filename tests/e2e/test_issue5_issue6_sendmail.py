@@ -10,11 +10,14 @@ Issue 6, "Must show": the running Sendmail with `INPUT_MAIL_FILTER` talking to t
 milter accepts a normal message (and delivers it) and tempfails a recipient at expired.test
 (bogus DNSSEC) when `reception.on-dnssec-bogus = defer`.
 
-Run: python3 test_sendmail.py TLSFENCED TLSFENCE
+Run: python3 test_issue5_issue6_sendmail.py TLSFENCED TLSFENCE
 """
 
-import re
 import sys
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+
+import re
 
 import e2elib
 from e2elib import E2ETestCase, Sendmail, free_tcp_port, maildir_has, rcpt_refused_4xx, token
@@ -79,6 +82,24 @@ class Issue6SendmailMilter(SendmailBase):
         self.assertTrue(rcpt_refused_4xx(transcript),
                         f"RCPT TO:<user@expired.test> should get a 4xx reply:\n{transcript}")
         self.assertNotRegex(transcript, r"Message accepted for delivery")
+        # A broken milter connection (F=T) also tempfails: it must not pass for the decision.
+        log = self.sendmail.log_since(self.sm_offset)
+        self.assertNotRegex(log, r"Milter \(tlsfence\): (to error state|error)")
+        self.assertRegex(log, r"milter=tlsfence, action=rcpt, (reject=4|tempfail)")
+
+
+class Issue6SendmailControlWithoutMilter(SendmailBase):
+    """Control: Sendmail alone accepts RCPT TO:<user@expired.test>, so the 4xx above is the
+    milter's decision, not Sendmail's own DNS check."""
+
+    def test_issue6_control_sendmail_alone_accepts_bogus_recipient(self):
+        daemon = self.start_daemon_inet()
+        self.sendmail.cf(daemon.socketmap)
+        self.sendmail.run()
+        self.addCleanup(self.sendmail.stop)
+        status, transcript = self.sendmail.send("probe@sender.test", "user@expired.test", token("sm-ctl"))
+        self.assertFalse(rcpt_refused_4xx(transcript), transcript)
+        self.assertEqual(status, 0, transcript)
 
 
 if __name__ == "__main__":
