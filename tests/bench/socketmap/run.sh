@@ -7,8 +7,10 @@
 #   3. postfix-mta-sts-resolver's mta-sts-daemon, cache primed with the same domain
 # each loaded by the same one-thread epoll load generator at C = 1, 16, 64 connections.
 #
-# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR]
-#   env: TLSFENCED=HOST:PORT  measure a running tlsfenced instead of the bench_door stand-in
+# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u]
+#   -u                   unix-domain sockets instead of TCP loopback (as Postfix usually connects)
+#   env: TLSFENCED=HOST:PORT|unix:PATH  measure a running tlsfenced instead of the bench_door stand-in
+#        TLSFENCED_PID=PID    its process id, for the CPU-per-request column
 #        NO_PIN=1             do not pin the load generator and the servers to separate CPUs
 set -euo pipefail
 
@@ -18,12 +20,14 @@ DURATION=5
 DEPTH=1
 CONNS="1 16 64"
 BUILD="$ROOT/build/bench"
-while getopts "d:p:c:b:" opt; do
+TRANSPORT=tcp
+while getopts "d:p:c:b:u" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     p) DEPTH=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     b) BUILD=$OPTARG ;;
+    u) TRANSPORT=unix ;;
     *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
@@ -53,29 +57,40 @@ else
   PIN_SRV=""
 fi
 
-PORT_NOTHING=18461
-PORT_DOOR=18462
-PORT_RESOLVER=18463
+# Addresses as "--tcp HOST:PORT" or "--unix PATH" (what the servers and the load generator take).
+if [ "$TRANSPORT" = unix ]; then
+  ADDR_NOTHING="--unix $WORK/nothing.sock"
+  ADDR_DOOR="--unix $WORK/door.sock"
+  ADDR_RESOLVER="--unix $WORK/resolver.sock"
+  RESOLVER_LISTEN="path: $WORK/resolver.sock"
+else
+  ADDR_NOTHING="--tcp 127.0.0.1:18461"
+  ADDR_DOOR="--tcp 127.0.0.1:18462"
+  ADDR_RESOLVER="--tcp 127.0.0.1:18463"
+  RESOLVER_LISTEN=$(printf 'host: 127.0.0.1\nport: 18463')
+fi
 
-$PIN_SRV "$BIN/bench_socketmap_nothing" --tcp 127.0.0.1:$PORT_NOTHING &
+$PIN_SRV "$BIN/bench_socketmap_nothing" $ADDR_NOTHING &
 PIDS+=($!)
 PID_NOTHING=$!
 disown
 if [ -z "${TLSFENCED:-}" ]; then
-  $PIN_SRV "$BIN/bench_socketmap_door" --tcp 127.0.0.1:$PORT_DOOR 2>"$WORK/door.log" &
+  $PIN_SRV "$BIN/bench_socketmap_door" $ADDR_DOOR 2>"$WORK/door.log" &
   PIDS+=($!)
   PID_DOOR=$!
   disown
-  DOOR_ADDR=127.0.0.1:$PORT_DOOR
+  DOOR_ADDR=$ADDR_DOOR
   DOOR_NAME="tlsfence door"
 else
   PID_DOOR=${TLSFENCED_PID:-}
-  DOOR_ADDR=$TLSFENCED
+  case $TLSFENCED in
+    unix:*) DOOR_ADDR="--unix ${TLSFENCED#unix:}" ;;
+    *) DOOR_ADDR="--tcp $TLSFENCED" ;;
+  esac
   DOOR_NAME="tlsfenced"
 fi
 cat >"$WORK/mta-sts-daemon.yml" <<YML
-host: 127.0.0.1
-port: $PORT_RESOLVER
+$RESOLVER_LISTEN
 reuse_port: true
 shutdown_timeout: 1
 cache_grace: 1000000000
@@ -92,17 +107,23 @@ PIDS+=($!)
 PID_RESOLVER=$!
 disown
 
-wait_port() {
+wait_listening() {  # "--tcp HOST:PORT" or "--unix PATH"
+  local kind=${1%% *} where=${1#* }
   for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; then return 0; fi
+    if [ "$kind" = --unix ]; then
+      [ -S "$where" ] && return 0
+    elif (exec 3<>"/dev/tcp/${where%:*}/${where##*:}") 2>/dev/null; then
+      return 0
+    fi
     sleep 0.1
   done
-  echo "run.sh: nothing listens on $1" >&2
+  echo "run.sh: nothing listens on $where" >&2
   exit 1
 }
-wait_port 127.0.0.1:$PORT_NOTHING
-wait_port "$DOOR_ADDR"
-wait_port 127.0.0.1:$PORT_RESOLVER
+wait_listening "$ADDR_NOTHING"
+wait_listening "$DOOR_ADDR"
+wait_listening "$ADDR_RESOLVER"
+sleep 0.2
 
 # CPU time (user + system, in clock ticks) a server process has used so far.
 cpu_ticks() {
@@ -120,7 +141,7 @@ TCK=$(getconf CLK_TCK)
 measure() {
   local addr=$1 conns=$2 pid=$3 line before after
   before=$(cpu_ticks "$pid")
-  line=$($PIN_GEN "$BIN/bench_socketmap_loadgen" --tcp "$addr" -c "$conns" -p "$DEPTH" -d "$DURATION" -w 1 \
+  line=$($PIN_GEN "$BIN/bench_socketmap_loadgen" $addr -c "$conns" -p "$DEPTH" -d "$DURATION" -w 1 \
     -q "tlspolicy bench.example" -e "OK secure match=mx.bench.example servername=hostname" || true)
   after=$(cpu_ticks "$pid")
   echo "$line cpu_ticks=$((after - before))" >>"$WORK/raw.txt"
@@ -130,7 +151,7 @@ measure() {
         printf "%s %s %s %s %s\n", v["rps"], v["p50_us"], v["p99_us"], v["errors"], cpu }' <<<"$line"
 }
 
-echo "socketmap benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${DURATION}s per point, pipeline depth $DEPTH, TCP loopback"
+echo "socketmap benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${DURATION}s per point, pipeline depth $DEPTH, $( [ "$TRANSPORT" = unix ] && echo unix-domain sockets || echo TCP loopback)"
 echo "load generator: one epoll thread; ${PIN_GEN:-no pinning}${PIN_GEN:+ (servers: $PIN_SRV)}; load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 printf "%5s | %-32s | %-32s | %-32s | %-9s %-9s %-9s %-9s\n" "conns" "do-nothing (C, epoll)" "$DOOR_NAME" \
@@ -139,9 +160,9 @@ printf "%5s | %-32s | %-32s | %-32s |\n" "" "req/s  p50/p99 us  cpu us/req" "req
   "req/s  p50/p99 us  cpu us/req"
 printf -- "------+----------------------------------+----------------------------------+----------------------------------+--------------------------------------\n"
 for c in $CONNS; do
-  read -r n_rps n_p50 n_p99 n_err n_cpu < <(measure 127.0.0.1:$PORT_NOTHING "$c" "$PID_NOTHING")
+  read -r n_rps n_p50 n_p99 n_err n_cpu < <(measure "$ADDR_NOTHING" "$c" "$PID_NOTHING")
   read -r d_rps d_p50 d_p99 d_err d_cpu < <(measure "$DOOR_ADDR" "$c" "$PID_DOOR")
-  read -r r_rps r_p50 r_p99 r_err r_cpu < <(measure 127.0.0.1:$PORT_RESOLVER "$c" "$PID_RESOLVER")
+  read -r r_rps r_p50 r_p99 r_err r_cpu < <(measure "$ADDR_RESOLVER" "$c" "$PID_RESOLVER")
   ratios=$(awk -v n="$n_rps" -v d="$d_rps" -v r="$r_rps" -v np="$n_p99" -v dp="$d_p99" -v nc="$n_cpu" -v dc="$d_cpu" \
     'BEGIN { printf "%-9s %-9s %-9s %-9s", (n > 0 ? sprintf("%.0f%%", 100 * d / n) : "-"),
              (r > 0 ? sprintf("%.1fx", d / r) : "-"), (np > 0 ? sprintf("%.2fx", dp / np) : "-"),
