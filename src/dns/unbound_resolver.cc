@@ -124,7 +124,18 @@ struct UnboundResolver::Core {
   static void on_result(void* data, int err, ub_result* raw);
   void watch(const std::shared_ptr<Core>& self);
   void done(Pending* p);
+  void fail_all(const std::string& why);  // libunbound broke (e.g. its worker died)
 };
+
+void UnboundResolver::Core::fail_all(const std::string& why) {
+  for (auto& [raw, p] : pending) {
+    ub_cancel(ctx.get(), p->async_id);
+    p->answer.error = why;
+    p->answered = true;
+    p->timer.cancel();
+  }
+  pending.clear();
+}
 
 void UnboundResolver::Core::on_result(void* data, int err, ub_result* raw) {
   std::unique_ptr<ub_result, ResultFree> r(raw);
@@ -166,7 +177,10 @@ void UnboundResolver::Core::watch(const std::shared_ptr<Core>& self) {
     auto core = weak.lock();
     if (!core) return;
     core->watching = false;
-    if (!ec) ub_process(core->ctx.get());  // calls on_result for each finished query
+    if (!ec) {
+      int rc = ub_process(core->ctx.get());  // calls on_result for each finished query
+      if (rc != 0) core->fail_all(std::string("libunbound: ") + ub_strerror(rc));
+    }
     core->watch(core);
   });
 }
@@ -228,8 +242,10 @@ Task<DnsAnswer> UnboundResolver::query(std::string name, std::uint16_t type) {
   core_->pending.emplace(p.get(), p);
   core_->watch(core_);
   p->timer.expires_after(core_->timeout);
-  boost::system::error_code ec;
-  co_await p->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (!p->answered) {
+    boost::system::error_code ec;
+    co_await p->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
   if (!p->answered) {
     // Deadline: cancel in libunbound, answer timed_out. `p->core` is valid: not shut down.
     ub_cancel(p->core->ctx.get(), p->async_id);
