@@ -40,7 +40,7 @@ bool has_control_byte(std::string_view s) {
 
 SocketmapDoor::SocketmapDoor(PolicyLookup& lookup, AnswerOptions options, Limits limits)
     : lookup_(lookup), options_(options), limits_(limits) {
-  if (limits_.read_chunk == 0) limits_.read_chunk = 16 * 1024;
+  if (limits_.read_chunk == 0) limits_.read_chunk = 4 * 1024;
 }
 
 void SocketmapDoor::log(LogLevel level, std::string_view text) const {

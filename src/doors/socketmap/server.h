@@ -45,8 +45,8 @@ struct Limits {
   std::size_t request_max = limits::socketmap_request_max;  // bytes of request data
   std::chrono::milliseconds idle_timeout{300'000};          // like Postfix's ipc_idle; 0 = none
   std::size_t max_connections = 4'096;                      // open at once (per door)
-  std::size_t read_chunk = 16 * 1024;                       // bytes asked of each read
-  std::size_t write_batch = 64 * 1024;                      // flush pipelined replies at this size
+  std::size_t read_chunk = 4 * 1024;    // bytes asked of each read (and buffer per idle connection)
+  std::size_t write_batch = 64 * 1024;  // flush pipelined replies at this size
 };
 
 struct DoorStats {
