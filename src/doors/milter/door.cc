@@ -1,0 +1,422 @@
+// The milter door on libmilter: see door.h for the steps, decisions and threading.
+#include "doors/milter/door.h"
+
+// g++ 12 misreads Boost 1.74 awaitable frames' sized operator delete (false positive).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <shared_mutex>
+#include <thread>
+
+#include "util/listen_spec.h"
+#include "util/log.h"
+
+namespace tlsfence::milter {
+
+namespace {
+
+// Per connection; owned by libmilter's context through smfi_setpriv. Independent of the
+// door, so close can free it even after the door is gone.
+struct Session {
+  std::string client_address;
+  // The current message.
+  policy::ForcedBy forced_by = policy::ForcedBy::none;
+  bool tls_required_no = false;
+
+  void reset_message() {
+    forced_by = policy::ForcedBy::none;
+    tls_required_no = false;
+  }
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string address_text(const sockaddr* sa) {
+  if (sa == nullptr) return {};
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf)) return buf;
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf)) return buf;
+  }
+  return {};
+}
+
+Task<void> run_lookup(PolicyLookup& lookup, std::string key,
+                      std::shared_ptr<std::promise<PolicyDecision>> p) {
+  try {
+    p->set_value(co_await lookup.decide(std::move(key)));
+  } catch (...) {
+    p->set_exception(std::current_exception());
+  }
+}
+
+// The one door of this process, and the lock that keeps it alive while a callback uses it.
+std::shared_mutex g_mutex;
+MilterDoor::Impl* g_door = nullptr;
+bool g_constructed = false;  // guarded by g_mutex
+
+}  // namespace
+
+struct MilterDoor::Impl {
+  PolicyLookup& lookup;
+  asio::io_context& io;
+  policy::ReceptionOptions options;
+  policy::ForcedTls forced;
+
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> messages{0};
+  std::atomic<std::uint64_t> recipients{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> forced_count{0};
+  std::atomic<std::uint64_t> tls_required_no{0};
+  std::atomic<std::uint64_t> lookups_late{0};
+  std::atomic<std::uint64_t> internal_errors{0};
+
+  Impl(PolicyLookup& l, asio::io_context& i, policy::ReceptionOptions o, policy::ForcedTls f)
+      : lookup(l), io(i), options(std::move(o)), forced(std::move(f)) {}
+
+  // The lookup on the io thread, waited for at most options.wait on this thread.
+  std::optional<PolicyDecision> decide(const std::string& key) {
+    auto p = std::make_shared<std::promise<PolicyDecision>>();
+    auto f = p->get_future();
+    asio::post(io, [this, key, p] { asio::co_spawn(io, run_lookup(lookup, key, p), asio::detached); });
+    if (f.wait_for(options.wait) != std::future_status::ready) {
+      ++lookups_late;
+      return std::nullopt;
+    }
+    try {
+      return f.get();
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+};
+
+namespace {
+
+Session* session_of(SMFICTX* ctx, MilterDoor::Impl* door) {
+  auto* s = static_cast<Session*>(smfi_getpriv(ctx));
+  if (s == nullptr) {
+    s = new Session;
+    if (smfi_setpriv(ctx, s) != MI_SUCCESS) {
+      delete s;
+      return nullptr;
+    }
+    if (door) {
+      ++door->connections;
+      ++door->connections_open;
+    }
+  }
+  return s;
+}
+
+sfsistat internal_error(SMFICTX* ctx, MilterDoor::Impl* door, const char* where, const char* what) {
+  if (door) ++door->internal_errors;
+  log::error("milter internal error", {{"door", "milter"}, {"callback", where}, {"error", what}});
+  smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.5"),
+                const_cast<char*>("tlsfence: internal error"));
+  return SMFIS_TEMPFAIL;
+}
+
+// Runs `body(door, session)` under the door lock with the boundary catch every callback needs.
+template <typename F>
+sfsistat guarded(SMFICTX* ctx, const char* where, F body) {
+  std::shared_lock lock(g_mutex);
+  MilterDoor::Impl* door = g_door;
+  try {
+    Session* s = session_of(ctx, door);
+    if (s == nullptr) return internal_error(ctx, door, where, "cannot store connection data");
+    if (door == nullptr) return SMFIS_CONTINUE;  // shutting down: let mail through untouched
+    return body(*door, *s);
+  } catch (const std::exception& e) {
+    return internal_error(ctx, door, where, e.what());
+  } catch (...) {
+    return internal_error(ctx, door, where, "unknown exception");
+  }
+}
+
+sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+  std::shared_lock lock(g_mutex);
+  const bool headers = g_door != nullptr && !g_door->forced.empty();
+  unsigned long off = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+  if (!headers) off |= SMFIP_NOHDRS;
+  *pf0 = f0 & SMFIF_ADDHDRS;
+  *pf1 = f1 & off;
+  *pf2 = 0;
+  *pf3 = 0;
+  if ((f0 & SMFIF_ADDHDRS) == 0) {
+    log::warning("milter: the MTA does not allow adding headers; forced TLS cannot be marked",
+                 {{"door", "milter"}});
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
+  return guarded(ctx, "connect", [&](MilterDoor::Impl&, Session& s) {
+    s.client_address = address_text(addr);
+    if (s.client_address.empty()) {
+      if (const char* a = smfi_getsymval(ctx, const_cast<char*>("{client_addr}"))) s.client_address = a;
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+  return guarded(ctx, "envfrom", [&](MilterDoor::Impl& door, Session& s) {
+    ++door.messages;
+    s.reset_message();
+    policy::MessageFacts facts;
+    if (argv && argv[0]) facts.sender = std::string(policy::strip_angle_brackets(argv[0]));
+    if (const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}"))) facts.sasl_user = auth;
+    facts.client_address = s.client_address;
+    s.forced_by = door.forced.why(facts);
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+  return guarded(ctx, "envrcpt", [&](MilterDoor::Impl& door, Session& s) {
+    ++door.recipients;
+    const std::string recipient = argv && argv[0] ? std::string(policy::strip_angle_brackets(argv[0])) : "";
+    const std::string key = policy::recipient_lookup_key(recipient);
+    if (!key.empty()) {
+      if (auto decision = door.decide(key)) {
+        if (auto refusal = policy::bogus_refusal(*decision, door.options.on_dnssec_bogus)) {
+          ++door.refused;
+          log::info("milter refused recipient", {{"door", "milter"},
+                                                 {"recipient", recipient},
+                                                 {"domain", decision->domain},
+                                                 {"reason", "dnssec-bogus"},
+                                                 {"action", refusal->permanent ? "reject" : "defer"}});
+          smfi_setreply(ctx, const_cast<char*>(refusal->permanent ? "550" : "451"),
+                        const_cast<char*>(refusal->permanent ? "5.7.5" : "4.7.5"), refusal->text.data());
+          return refusal->permanent ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        }
+      }
+    }
+    if (s.forced_by == policy::ForcedBy::none && door.forced.recipient_forced(recipient)) {
+      s.forced_by = policy::ForcedBy::recipient_domain;
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+  return guarded(ctx, "header", [&](MilterDoor::Impl&, Session& s) {
+    if (name && value && iequals(trim(name), "TLS-Required") && iequals(trim(value), "No")) {
+      s.tls_required_no = true;
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+  return guarded(ctx, "eom", [&](MilterDoor::Impl& door, Session& s) {
+    if (s.forced_by != policy::ForcedBy::none) {
+      const char* queue_id = smfi_getsymval(ctx, const_cast<char*>("i"));
+      if (s.tls_required_no) {
+        ++door.tls_required_no;
+        log::info("milter forced tls waived", {{"door", "milter"},
+                                               {"queue_id", queue_id},
+                                               {"forced_by", policy::to_string(s.forced_by)},
+                                               {"reason", "TLS-Required: No"}});
+      } else if (smfi_addheader(ctx, const_cast<char*>("X-TLSfence"), const_cast<char*>("forced-tls")) ==
+                 MI_SUCCESS) {
+        ++door.forced_count;
+        log::info(
+            "milter forced tls",
+            {{"door", "milter"}, {"queue_id", queue_id}, {"forced_by", policy::to_string(s.forced_by)}});
+      } else {
+        s.reset_message();
+        return internal_error(ctx, &door, "eom", "smfi_addheader failed");
+      }
+    }
+    s.reset_message();
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+  std::shared_lock lock(g_mutex);
+  if (auto* s = static_cast<Session*>(smfi_getpriv(ctx))) s->reset_message();
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+  std::shared_lock lock(g_mutex);
+  auto* s = static_cast<Session*>(smfi_getpriv(ctx));
+  if (s != nullptr) {
+    smfi_setpriv(ctx, nullptr);
+    delete s;
+    if (g_door) --g_door->connections_open;
+  }
+  return SMFIS_CONTINUE;
+}
+
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
+
+}  // namespace
+
+std::string libmilter_spec(const std::string& listen) {
+  const ListenSpecResult parsed = parse_listen_spec(listen);
+  if (parsed.spec) return to_milter_spec(*parsed.spec);
+  const std::string_view s = listen;
+  const bool native = (starts_with(s, "local:/")) || ((starts_with(s, "inet:") || starts_with(s, "inet6:")) &&
+                                                      s.find('@') != std::string_view::npos);
+  if (native) return listen;
+  throw MilterError("milter listen address \"" + listen + "\": " + parsed.error);
+}
+
+MilterDoor::MilterDoor(PolicyLookup& lookup, asio::io_context& io, const Config::Reception& reception,
+                       std::string listen)
+    : MilterDoor(lookup, io, policy::ReceptionOptions::from_config(reception),
+                 policy::ForcedTls::from_config(reception), std::move(listen)) {}
+
+MilterDoor::MilterDoor(PolicyLookup& lookup, asio::io_context& io, policy::ReceptionOptions options,
+                       policy::ForcedTls forced, std::string listen)
+    : impl_(std::make_unique<Impl>(lookup, io, std::move(options), std::move(forced))),
+      spec_(libmilter_spec(listen)) {
+  std::unique_lock lock(g_mutex);
+  if (g_constructed) throw MilterError("only one milter door per process (libmilter is process-global)");
+  g_constructed = true;
+  g_door = impl_.get();
+}
+
+MilterDoor::~MilterDoor() {
+  {
+    std::unique_lock lock(g_mutex);  // waits for callbacks in progress
+    g_door = nullptr;
+    g_constructed = false;
+  }
+  // Remove the socket file libmilter left behind (only if it is still a socket).
+  struct stat st {};
+  if (started_ && unix_path() && ::lstat(unix_path()->c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    ::unlink(unix_path()->c_str());
+  }
+}
+
+void MilterDoor::start(mode_t unix_mode) {
+  static char name[] = "tlsfence";
+  smfiDesc desc{};
+  desc.xxfi_name = name;
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS;
+  desc.xxfi_connect = on_connect;
+  desc.xxfi_envfrom = on_envfrom;
+  desc.xxfi_envrcpt = on_envrcpt;
+  desc.xxfi_header = on_header;
+  desc.xxfi_eom = on_eom;
+  desc.xxfi_abort = on_abort;
+  desc.xxfi_close = on_close;
+  desc.xxfi_negotiate = on_negotiate;
+
+  const auto path = unix_path();
+  if (path) {
+    const std::filesystem::path parent = std::filesystem::path(*path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+      if (::mkdir(parent.c_str(), 0750) != 0 && errno != EEXIST) {
+        throw MilterError("milter: cannot create " + parent.string() + ": " + std::strerror(errno));
+      }
+    }
+  }
+  if (smfi_setconn(spec_.data()) != MI_SUCCESS)
+    throw MilterError("milter: smfi_setconn(" + spec_ + ") failed");
+  if (smfi_register(desc) != MI_SUCCESS) throw MilterError("milter: smfi_register failed");
+  // The timeout libmilter waits for the MTA; above Postfix's milter_*_timeout defaults.
+  smfi_settimeout(7210);
+  if (smfi_opensocket(true) != MI_SUCCESS) throw MilterError("milter: cannot listen on " + spec_);
+  if (path && ::chmod(path->c_str(), unix_mode) != 0) {
+    throw MilterError("milter: cannot chmod " + *path + ": " + std::strerror(errno));
+  }
+  started_ = true;
+  log::info("milter listening", {{"door", "milter"}, {"listen", spec_}});
+}
+
+int MilterDoor::run() {
+  return smfi_main();
+}
+
+void MilterDoor::stop() {
+  // smfi_stop needs the lock libmilter's accept loop holds while it polls (up to 5 s). For a
+  // unix socket, connections to it wake the loop so the stop happens now; they are accepted
+  // and end at once (no callback sees them).
+  const auto path = unix_path();
+  std::atomic<bool> stopped{false};
+  std::thread waker;
+  if (path && path->size() < sizeof(sockaddr_un::sun_path)) {
+    waker = std::thread([&stopped, p = *path] {
+      for (int i = 0; i < 200 && !stopped.load(); ++i) {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+          sockaddr_un sa{};
+          sa.sun_family = AF_UNIX;
+          std::memcpy(sa.sun_path, p.c_str(), p.size());
+          (void)::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+          ::close(fd);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      }
+    });
+  }
+  smfi_stop();
+  stopped = true;
+  if (waker.joinable()) waker.join();
+}
+
+std::optional<std::string> MilterDoor::unix_path() const {
+  for (std::string_view prefix : {"unix:", "local:"}) {
+    if (starts_with(spec_, prefix)) return spec_.substr(prefix.size());
+  }
+  return std::nullopt;
+}
+
+MilterStats MilterDoor::stats() const {
+  MilterStats s;
+  s.connections = impl_->connections.load();
+  s.connections_open = impl_->connections_open.load();
+  s.messages = impl_->messages.load();
+  s.recipients = impl_->recipients.load();
+  s.refused = impl_->refused.load();
+  s.forced = impl_->forced_count.load();
+  s.tls_required_no = impl_->tls_required_no.load();
+  s.lookups_late = impl_->lookups_late.load();
+  s.internal_errors = impl_->internal_errors.load();
+  return s;
+}
+
+}  // namespace tlsfence::milter

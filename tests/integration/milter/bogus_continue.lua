@@ -1,0 +1,8 @@
+-- on-dnssec-bogus = continue: RCPT to a DNSSEC-bogus domain continues; a lookup slower than
+-- `wait` (slow.test) does not hold the recipient.
+dofile(os.getenv("MILTER_SCRIPTS") .. "/common.lua")
+
+local conn = open()
+envelope(conn, "<x@other.example>", {"<b@bogus.test>", "<c@slow.test>", "<postmaster>"})
+check(not finish(conn, {{"Subject", "x"}}), "no header")
+mt.disconnect(conn)
