@@ -121,9 +121,11 @@ Task<void> SocketmapDoor::serve(Socket socket) {
   total_.fetch_add(1, std::memory_order_relaxed);
   if (open_.load(std::memory_order_relaxed) >= limits_.max_connections) {
     const auto refused = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
-    const auto now = SteadyClock::now();
-    if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
-      last_refusal_log_ = now;
+    const auto now = SteadyClock::now().time_since_epoch().count();
+    auto last = last_refusal_log_.load(std::memory_order_relaxed);
+    const auto second = std::chrono::duration_cast<SteadyClock::duration>(std::chrono::seconds(1)).count();
+    if ((last == 0 || now - last >= second) &&
+        last_refusal_log_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
       log(LogLevel::warning, "socketmap: connection refused: too many open connections limit=" +
                                  std::to_string(limits_.max_connections) +
                                  " refused_total=" + std::to_string(refused));

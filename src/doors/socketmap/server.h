@@ -20,6 +20,15 @@
 // Connections idle (no byte read or written) for Limits::idle_timeout are closed; beyond
 // Limits::max_connections open connections a new one is closed at once (logged, rate-limited).
 //
+// Wiring (src/app): accept into a generic socket so unix: and inet: listeners share one type:
+//   using Generic = asio::generic::stream_protocol;
+//   asio::basic_socket_acceptor<Generic> acceptor(ctx, Generic::endpoint(
+//       asio::local::stream_protocol::endpoint(path)));          // or an asio::ip::tcp::endpoint
+//   auto s = co_await acceptor.async_accept(asio::use_awaitable);
+//   asio::co_spawn(acceptor.get_executor(), door.serve(std::move(s)), asio::detached);
+// (tests/unit/socketmap/server_test.cc and tests/bench/socketmap/bench_door.cc do exactly this.)
+// Each open connection holds one descriptor: RLIMIT_NOFILE must exceed max_connections.
+//
 // Threads: serve() runs on the socket's executor; its timer uses the same executor, so a
 // single-threaded io_context (or a strand as the socket's executor) is all it needs. The door must
 // outlive every serve() coroutine it started.
@@ -28,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -88,7 +98,7 @@ class SocketmapDoor {
   AnswerOptions options_;
   Limits limits_;
   DoorLog log_;
-  std::chrono::steady_clock::time_point last_refusal_log_{};
+  std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};  // time_since_epoch ticks
 
   std::atomic<std::uint64_t> open_{0};
   std::atomic<std::uint64_t> total_{0};
