@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -371,22 +372,61 @@ int MilterDoor::run() {
   return smfi_main();
 }
 
+namespace {
+
+// Where to connect to reach our own listening socket: unix path, or a literal IPv4/IPv6
+// address (a wildcard address becomes loopback). Empty for a host name.
+std::optional<std::pair<sockaddr_storage, socklen_t>> self_address(const std::string& spec) {
+  sockaddr_storage ss{};
+  for (std::string_view prefix : {"unix:", "local:"}) {
+    if (starts_with(spec, prefix)) {
+      const std::string path = spec.substr(prefix.size());
+      auto* sa = reinterpret_cast<sockaddr_un*>(&ss);
+      if (path.size() >= sizeof sa->sun_path) return std::nullopt;
+      sa->sun_family = AF_UNIX;
+      std::memcpy(sa->sun_path, path.c_str(), path.size());
+      return std::make_pair(ss, static_cast<socklen_t>(sizeof(sockaddr_un)));
+    }
+  }
+  const bool v6 = starts_with(spec, "inet6:");
+  if (!v6 && !starts_with(spec, "inet:")) return std::nullopt;
+  const std::size_t colon = spec.find(':');
+  const std::size_t at = spec.find('@');
+  if (at == std::string::npos) return std::nullopt;
+  const int port = std::atoi(spec.substr(colon + 1, at - colon - 1).c_str());
+  std::string host = spec.substr(at + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (port <= 0 || port > 65535) return std::nullopt;
+  if (v6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1) return std::nullopt;
+    if (IN6_IS_ADDR_UNSPECIFIED(&sa->sin6_addr)) sa->sin6_addr = in6addr_loopback;
+    return std::make_pair(ss, static_cast<socklen_t>(sizeof(sockaddr_in6)));
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) return std::nullopt;
+  if (sa->sin_addr.s_addr == htonl(INADDR_ANY)) sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return std::make_pair(ss, static_cast<socklen_t>(sizeof(sockaddr_in)));
+}
+
+}  // namespace
+
 void MilterDoor::stop() {
-  // smfi_stop needs the lock libmilter's accept loop holds while it polls (up to 5 s). For a
-  // unix socket, connections to it wake the loop so the stop happens now; they are accepted
-  // and end at once (no callback sees them).
-  const auto path = unix_path();
+  // smfi_stop needs the lock libmilter's accept loop holds while it polls (up to 5 s).
+  // Connections to our own socket wake the loop so the stop happens now; they are accepted
+  // and end at once (no callback sees them, they never negotiate).
   std::atomic<bool> stopped{false};
   std::thread waker;
-  if (path && path->size() < sizeof(sockaddr_un::sun_path)) {
-    waker = std::thread([&stopped, p = *path] {
+  if (const auto self = self_address(spec_)) {
+    waker = std::thread([&stopped, self = *self] {
       for (int i = 0; i < 200 && !stopped.load(); ++i) {
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const int fd = ::socket(self.first.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0) {
-          sockaddr_un sa{};
-          sa.sun_family = AF_UNIX;
-          std::memcpy(sa.sun_path, p.c_str(), p.size());
-          (void)::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+          (void)::connect(fd, reinterpret_cast<const sockaddr*>(&self.first), self.second);
           ::close(fd);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(25));

@@ -89,8 +89,9 @@ class MilterDoor {
   // smfi_main: serves until stop() or a signal libmilter catches. Returns smfi_main's status
   // (0 = MI_SUCCESS).
   int run();
-  // smfi_stop: no new connections; run() returns (at once for a unix socket, which stop()
-  // connects to in order to wake libmilter's accept loop; within ~5 s otherwise).
+  // smfi_stop: no new connections; run() returns — at once for a unix socket or a literal
+  // address, which stop() connects to in order to wake libmilter's accept loop; within
+  // about 5 s for a host name.
   void stop();
 
   // The unix socket path, when listening on one (for chown before the privilege drop).
