@@ -7,7 +7,8 @@
 #   3. postfix-mta-sts-resolver's mta-sts-daemon, cache primed with the same domain
 # each loaded by the same one-thread epoll load generator at C = 1, 16, 64 connections.
 #
-# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u]
+# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u] [-r ROUNDS]
+#   -r ROUNDS            measure every point ROUNDS times (servers interleaved), report the median run
 #   -u                   unix-domain sockets instead of TCP loopback (as Postfix usually connects)
 #   env: TLSFENCED=HOST:PORT|unix:PATH  measure a running tlsfenced instead of the bench_door stand-in
 #        TLSFENCED_PID=PID    its process id, for the CPU-per-request column
@@ -21,13 +22,15 @@ DEPTH=1
 CONNS="1 16 64"
 BUILD="$ROOT/build/bench"
 TRANSPORT=tcp
-while getopts "d:p:c:b:u" opt; do
+ROUNDS=1
+while getopts "d:p:c:b:ur:" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     p) DEPTH=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     b) BUILD=$OPTARG ;;
     u) TRANSPORT=unix ;;
+    r) ROUNDS=$OPTARG ;;
     *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
@@ -151,7 +154,7 @@ measure() {
         printf "%s %s %s %s %s\n", v["rps"], v["p50_us"], v["p99_us"], v["errors"], cpu }' <<<"$line"
 }
 
-echo "socketmap benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${DURATION}s per point, pipeline depth $DEPTH, $( [ "$TRANSPORT" = unix ] && echo unix-domain sockets || echo TCP loopback)"
+echo "socketmap benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${DURATION}s per point (median of $ROUNDS), pipeline depth $DEPTH, $( [ "$TRANSPORT" = unix ] && echo unix-domain sockets || echo TCP loopback)"
 echo "load generator: one epoll thread; ${PIN_GEN:-no pinning}${PIN_GEN:+ (servers: $PIN_SRV)}; load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 printf "%5s | %-32s | %-32s | %-32s | %-9s %-9s %-9s %-9s\n" "conns" "do-nothing (C, epoll)" "$DOOR_NAME" \
@@ -159,10 +162,22 @@ printf "%5s | %-32s | %-32s | %-32s | %-9s %-9s %-9s %-9s\n" "conns" "do-nothing
 printf "%5s | %-32s | %-32s | %-32s |\n" "" "req/s  p50/p99 us  cpu us/req" "req/s  p50/p99 us  cpu us/req" \
   "req/s  p50/p99 us  cpu us/req"
 printf -- "------+----------------------------------+----------------------------------+----------------------------------+--------------------------------------\n"
+# The run with the median req/s among "$@" (lines "rps p50 p99 errors cpu").
+median() {
+  printf '%s\n' "$@" | sort -n -k1,1 | sed -n "$(((${#} + 1) / 2))p"
+}
 for c in $CONNS; do
-  read -r n_rps n_p50 n_p99 n_err n_cpu < <(measure "$ADDR_NOTHING" "$c" "$PID_NOTHING")
-  read -r d_rps d_p50 d_p99 d_err d_cpu < <(measure "$DOOR_ADDR" "$c" "$PID_DOOR")
-  read -r r_rps r_p50 r_p99 r_err r_cpu < <(measure "$ADDR_RESOLVER" "$c" "$PID_RESOLVER")
+  n_runs=()
+  d_runs=()
+  r_runs=()
+  for _ in $(seq "$ROUNDS"); do
+    n_runs+=("$(measure "$ADDR_NOTHING" "$c" "$PID_NOTHING")")
+    d_runs+=("$(measure "$DOOR_ADDR" "$c" "$PID_DOOR")")
+    r_runs+=("$(measure "$ADDR_RESOLVER" "$c" "$PID_RESOLVER")")
+  done
+  read -r n_rps n_p50 n_p99 n_err n_cpu <<<"$(median "${n_runs[@]}")"
+  read -r d_rps d_p50 d_p99 d_err d_cpu <<<"$(median "${d_runs[@]}")"
+  read -r r_rps r_p50 r_p99 r_err r_cpu <<<"$(median "${r_runs[@]}")"
   ratios=$(awk -v n="$n_rps" -v d="$d_rps" -v r="$r_rps" -v np="$n_p99" -v dp="$d_p99" -v nc="$n_cpu" -v dc="$d_cpu" \
     'BEGIN { printf "%-9s %-9s %-9s %-9s", (n > 0 ? sprintf("%.0f%%", 100 * d / n) : "-"),
              (r > 0 ? sprintf("%.1fx", d / r) : "-"), (np > 0 ? sprintf("%.2fx", dp / np) : "-"),
