@@ -13,6 +13,8 @@ namespace po = boost::program_options;
 namespace tlsfence::config {
 namespace {
 
+constexpr unsigned kHelpWidth = 100;
+
 bool is_key_option(std::string_view a) {
   if (!a.starts_with("--")) return false;
   std::string_view name = a.substr(2, a.find('=') == std::string_view::npos ? a.npos : a.find('=') - 2);
@@ -20,7 +22,7 @@ bool is_key_option(std::string_view a) {
 }
 
 po::options_description general_options() {
-  po::options_description d("Options");
+  po::options_description d("Options", kHelpWidth, kHelpWidth / 2);
   d.add_options()("config", po::value<std::string>()->value_name("FILE"),
                   "config file (default /etc/tlsfence/tlsfence.conf)")("help,h", "print this help and exit")(
       "version", "print the version and exit");
@@ -28,9 +30,10 @@ po::options_description general_options() {
 }
 
 po::options_description key_options(bool with_help) {
-  po::options_description all("Config keys (--SECTION.KEY=VALUE, beats the file)");
+  po::options_description all("Config keys (--SECTION.KEY=VALUE, beats the file)", kHelpWidth,
+                              kHelpWidth / 2);
   for (std::string_view section : sections()) {
-    po::options_description group("[" + std::string(section) + "]");
+    po::options_description group("[" + std::string(section) + "]", kHelpWidth, kHelpWidth / 2);
     for (const KeyInfo& k : schema()) {
       if (!k.name.starts_with(std::string(section) + ".")) continue;
       std::string help = std::string(k.help);
