@@ -298,6 +298,25 @@ TEST_F(DoorTest, PipelinedRequestsAnsweredInOrder) {
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(c.reply(), want[i % 4]) << "reply " << i;
 }
 
+TEST_F(DoorTest, LongPipelineIsFlushedInBatchesAndStaysInOrder) {
+  start();
+  Client c = client();
+  // 20,000 requests (~500 KB) sent from another thread while this one reads: replies leave in
+  // write batches, never all buffered, and keep their order.
+  std::string burst;
+  for (int i = 0; i < 20'000; ++i)
+    burst += encode_netstring(i % 2 ? "tlspolicy dane.example" : "tlspolicy nothing.example");
+  std::thread sender([&] { c.send(burst); });
+  int in_order = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    if (c.reply() != (i % 2 ? "OK dane" : "NOTFOUND ")) break;
+    ++in_order;
+  }
+  sender.join();
+  EXPECT_EQ(in_order, 20'000);
+  EXPECT_EQ(door_->stats().requests, 20'000u);
+}
+
 TEST_F(DoorTest, RequestSplitAcrossManyWrites) {
   start();
   Client c = client();
