@@ -365,6 +365,8 @@ std::optional<TlsrptResult> classify_postfix_reason(std::string_view t) {
       has("self-signed certificate") || has("self signed certificate") || has("unable to get local issuer") ||
       has("num=18:") || has("num=19:") || has("num=20:") || has("num=21:") || has("num=27:"))
     return TlsrptResult::certificate_not_trusted;
+  // DANE: OpenSSL's X509_V_ERR_DANE_NO_MATCH ("num=65:No matching DANE TLSA records").
+  if (has("o matching DANE TLSA") || has("num=65:")) return TlsrptResult::tlsa_invalid;
   if (has("certificate not yet valid") || has("not designated for use as") ||
       has("certificate chain longer") || has("num="))
     return TlsrptResult::validation_failure;
@@ -372,8 +374,7 @@ std::optional<TlsrptResult> classify_postfix_reason(std::string_view t) {
   if (has("TLS is required, but was not offered") || has("refused to start TLS"))
     return TlsrptResult::starttls_not_supported;
   if (has("TLSA lookup error")) return TlsrptResult::dnssec_invalid;
-  if (has("no matching DANE TLSA") || has("TLSA records unusable") || has("no usable TLSA"))
-    return TlsrptResult::tlsa_invalid;
+  if (has("TLSA records unusable") || has("no usable TLSA")) return TlsrptResult::tlsa_invalid;
   if (has("Server certificate not verified") || has("Server certificate not trusted") ||
       has("Server certificate not matched") || has("external policy failure"))
     return TlsrptResult::validation_failure;

@@ -146,7 +146,7 @@ BuiltReport build_report(const ReportMeta& meta, std::int64_t day, std::string_v
 
 std::string gzip_compress(std::string_view data) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw std::runtime_error("gzip: deflateInit2 failed");
   std::string out;
   out.resize(deflateBound(&zs, static_cast<uLong>(data.size())) + 32);

@@ -136,6 +136,10 @@ TEST(PostfixLog, CertificateFailures) {
        R::certificate_not_trusted},
       {"server certificate verification failed for mx1.example.com[192.0.2.1]:25: num=62:hostname mismatch",
        R::certificate_host_mismatch},
+      {"server certificate verification failed for mx1.example.com[192.0.2.1]:25: num=65:No matching DANE "
+       "TLSA "
+       "records",
+       R::tlsa_invalid},
       {"server certificate verification failed for mx1.example.com[192.0.2.1]:25: certificate not yet valid",
        R::validation_failure},
       {"CA certificate verification failed for mx1.example.com[192.0.2.1]:25: certificate has expired",
