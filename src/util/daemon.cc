@@ -31,8 +31,9 @@ std::shared_ptr<const Config> Daemon::config() const {
   return config_;
 }
 
-void Daemon::add_door(std::string name, std::vector<std::string> listen, StreamHandler handler) {
-  doors_.push_back(Door{std::move(name), std::move(listen), std::move(handler)});
+void Daemon::add_door(std::string name, std::vector<std::string> listen, StreamHandler handler,
+                      ListenOptions options) {
+  doors_.push_back(Door{std::move(name), std::move(listen), std::move(handler), options});
 }
 
 void Daemon::add_service(Service service) {
@@ -45,7 +46,7 @@ void Daemon::open_and_drop() {
     for (const std::string& text : doors_[i].listen) {
       auto parsed = parse_listen_spec(text);
       if (!parsed.spec) throw ListenError(doors_[i].name + ".listen: \"" + text + "\": " + parsed.error);
-      listeners_.emplace_back(std::make_unique<Listener>(io_, *parsed.spec), i);
+      listeners_.emplace_back(std::make_unique<Listener>(io_, *parsed.spec, doors_[i].options), i);
       log::info("listening", {{"door", doors_[i].name}, {"address", to_string(*parsed.spec)}});
     }
   }

@@ -36,6 +36,7 @@
 
 #include "tlsfence/asio.h"
 #include "tlsfence/config.h"
+#include "util/listener.h"
 
 namespace tlsfence {
 
@@ -50,8 +51,6 @@ struct Service {
   std::function<void(std::shared_ptr<const Config>)> reload;
 };
 
-class Listener;
-
 class Daemon {
  public:
   // Re-reads the config (same file and command line as at start-up). Throws on a bad config.
@@ -65,8 +64,10 @@ class Daemon {
   asio::io_context& io() { return io_; }
   std::shared_ptr<const Config> config() const;
 
-  // Before run(). `listen` are listen specs (validated by the config already).
-  void add_door(std::string name, std::vector<std::string> listen, StreamHandler handler = {});
+  // Before run(). `listen` are listen specs (validated by the config already); `options` sets
+  // the unix socket files' mode (default 0660) and the backlog.
+  void add_door(std::string name, std::vector<std::string> listen, StreamHandler handler = {},
+                ListenOptions options = {});
   void add_service(Service service);
 
   // Opens, drops privileges, starts, notifies READY=1, serves until SIGTERM/SIGINT or
@@ -80,6 +81,7 @@ class Daemon {
     std::string name;
     std::vector<std::string> listen;
     StreamHandler handler;
+    ListenOptions options;
   };
 
   void open_and_drop();

@@ -3,6 +3,7 @@
 // with connections still open.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,10 +48,13 @@ TEST(Daemon, DoorsServicesAndPromptStop) {
     co_await asio::async_write(s, asio::buffer(buf), asio::use_awaitable);
     co_await asio::async_read(s, asio::buffer(buf), asio::use_awaitable);  // waits forever
   });
-  daemon.add_door("boom", {"unix:" + boom_path}, [](StreamSocket) -> Task<void> {
-    throw std::runtime_error("handler failed");
-    co_return;
-  });
+  daemon.add_door(
+      "boom", {"unix:" + boom_path},
+      [](StreamSocket) -> Task<void> {
+        throw std::runtime_error("handler failed");
+        co_return;
+      },
+      ListenOptions{.unix_mode = 0600});
   daemon.add_service(Service{"svc",
                              [&] { events.push_back("open"); },
                              [&] { events.push_back("start"); },
@@ -59,6 +63,9 @@ TEST(Daemon, DoorsServicesAndPromptStop) {
 
   std::thread client([&] {
     int boom = connect_unix(boom_path);
+    struct stat st {};
+    EXPECT_EQ(::stat(boom_path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
     int fd = connect_unix(echo_path);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::write(fd, "hello", 5), 5);
