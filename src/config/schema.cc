@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -176,8 +177,44 @@ std::string check_user(Config& c, std::string_view v) {
   return {};
 }
 
-constexpr std::array<std::string_view, 9> kSections = {
-    "daemon", "socketmap", "policy", "milter", "reception", "cache", "dns", "mta-sts", "tlsrpt"};
+// A SASL user name as Postfix reports it (sasl_username / {auth_authen}).
+std::string check_sasl_user(std::string_view v) {
+  bool ok = !v.empty() && v.size() <= 256 && std::all_of(v.begin(), v.end(), [](char ch) {
+    auto u = static_cast<unsigned char>(ch);
+    return u > ' ' && u < 0x7f;
+  });
+  return ok ? "" : quoted(v) + " is not a SASL user name";
+}
+
+// CIDR network (v4 or v6) or a single address; the forced-TLS matcher checks it fully.
+std::string check_network(std::string_view v) {
+  bool ok = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) || ch == '.' || ch == ':' || ch == '/';
+  });
+  return ok ? "" : quoted(v) + " is not an address or CIDR network";
+}
+
+// [local] override = DOMAIN LEVEL [ARGS…] (fully checked by policy::Overrides at start-up).
+std::string check_override(std::string_view v) {
+  static constexpr std::array<std::string_view, 8> levels = {"none",      "may",         "encrypt", "dane",
+                                                             "dane-only", "fingerprint", "verify",  "secure"};
+  const auto sp = v.find_first_of(" \t");
+  if (sp == std::string_view::npos) return quoted(v) + " is not DOMAIN LEVEL [ARGS...]";
+  std::string_view domain = v.substr(0, sp);
+  if (!domain.empty() && domain.front() == '.') domain.remove_prefix(1);
+  if (!domainish(domain)) return quoted(v) + ": " + quoted(v.substr(0, sp)) + " is not a domain name";
+  std::string_view rest = v.substr(sp);
+  rest.remove_prefix(std::min(rest.find_first_not_of(" \t"), rest.size()));
+  const std::string_view level = rest.substr(0, rest.find_first_of(" \t"));
+  if (std::find(levels.begin(), levels.end(), level) == levels.end()) {
+    return quoted(v) + ": unknown TLS level " + quoted(level) +
+           " (none, may, encrypt, dane, dane-only, fingerprint, verify, secure)";
+  }
+  return {};
+}
+
+constexpr std::array<std::string_view, 10> kSections = {
+    "daemon", "socketmap", "policy", "milter", "reception", "local", "cache", "dns", "mta-sts", "tlsrpt"};
 
 std::vector<KeyInfo> build_schema() {
   using LT = LogTarget;
@@ -233,6 +270,19 @@ std::vector<KeyInfo> build_schema() {
       "reception.forced-tls-recipient-domain", "", "repeatable: a recipient domain",
       [](Config& c) -> std::vector<std::string>& { return c.reception.forced_tls_recipient_domain; },
       check_domain);
+  add_list(
+      "reception.forced-tls-sasl-user", "", "repeatable: a SASL user name whose mail must go encrypted",
+      [](Config& c) -> std::vector<std::string>& { return c.reception.forced_tls_sasl_user; },
+      check_sasl_user);
+  add_list(
+      "reception.forced-tls-client-network", "", "repeatable: client address or CIDR network (IPv4 or IPv6)",
+      [](Config& c) -> std::vector<std::string>& { return c.reception.forced_tls_client_network; },
+      check_network);
+  // [local]
+  add_list(
+      "local.override", "",
+      "repeatable: DOMAIN LEVEL [ARGS...]; .DOMAIN for subdomains; wins over DANE/MTA-STS",
+      [](Config& c) -> std::vector<std::string>& { return c.local.override_rules; }, check_override);
   add("reception.forced-tls-transport", "tlsfence-encrypt", "Postfix transport that enforces TLS (master.cf)",
       check_transport);
   // [cache]

@@ -1,0 +1,93 @@
+// PolicyStack: wiring of resolver, fetcher, cache, cache.db and PolicyService.
+#include "app/policy_stack.h"
+
+#include <filesystem>
+
+#include "dns/unbound_resolver.h"
+#include "https/sts_https_fetcher.h"
+#include "store/cache_reader.h"
+#include "util/log.h"
+
+namespace tlsfence {
+namespace {
+
+std::filesystem::path state_dir_of(const std::string& db) {
+  std::filesystem::path dir = std::filesystem::path(db).parent_path();
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return {};
+  return dir;
+}
+
+// The CLI's view of cache.db: restore what is still valid, write nothing.
+std::size_t restore_read_only(const std::string& path, policy::PolicyCache& cache, const Clock& clock) {
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return 0;
+  std::string error;
+  auto reader = store::CacheReader::open(path, error, [](std::string line) {
+    log::warning("cache.db row skipped", {{"detail", line}});
+  });
+  if (!reader) {
+    log::warning("cache.db not readable; resolving without it", {{"db", path}, {"error", error}});
+    return 0;
+  }
+  const auto now = clock.now();
+  std::size_t n = 0;
+  for (auto& row : reader->decisions()) {
+    if (row.valid_until <= now) continue;
+    cache.restore(std::move(row.decision), row.expires_at, row.valid_until);
+    ++n;
+  }
+  for (auto& row : reader->all_sts()) {
+    cache.restore_sts(row.domain, std::move(row.sts));
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+void log_decision(const PolicyDecision& d, bool from_cache) {
+  if (!log::enabled(from_cache ? LogLevel::debug : LogLevel::info)) return;
+  const std::string answer = d.verdict == Verdict::policy      ? d.level
+                             : d.verdict == Verdict::temp_fail ? d.temp_reason
+                                                               : std::string();
+  log::write(from_cache ? LogLevel::debug : LogLevel::info, "policy decided",
+             {{"domain", d.domain},
+              {"verdict", to_string(d.verdict)},
+              {"source", to_string(d.source)},
+              {"answer", answer},
+              {"dnssec", to_string(d.mx_dnssec)},
+              {"result_type", d.result_type},
+              {"ttl", d.ttl},
+              {"cached", from_cache}});
+}
+
+PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile mode) {
+  dns_ = std::make_unique<dns::UnboundResolver>(io, config.dns, state_dir_of(config.cache.db));
+  fetcher_ = https::make_sts_fetcher(*dns_, https::sts_fetcher_options(config.mta_sts));
+  if (mode == CacheFile::read_write) {
+    db_ = std::make_unique<store::CacheDb>(
+        config.cache.db,
+        [](std::string line) {
+          log::warning("cache.db", {{"detail", line}});
+        },
+        clock_);
+  }
+  cache_ = std::make_unique<policy::PolicyCache>(io.get_executor(), clock_,
+                                                 policy::CacheOptions::from(config.cache), db_.get());
+  if (db_) {
+    loaded_ = db_->load_into(*cache_);
+  } else {
+    loaded_ = restore_read_only(config.cache.db, *cache_, clock_);
+  }
+  policy::ServiceOptions options;
+  options.enforce_testing = config.socketmap.enforce_testing;
+  options.overrides = config.local.override_rules;
+  options.on_decision = log_decision;
+  service_ =
+      std::make_unique<policy::PolicyService>(options, *dns_, *fetcher_, *cache_, clock_, cache_.get());
+}
+
+PolicyStack::~PolicyStack() = default;
+
+}  // namespace tlsfence

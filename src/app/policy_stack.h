@@ -1,0 +1,51 @@
+#pragma once
+// PolicyStack — everything behind PolicyLookup, assembled from one Config: the libunbound
+// resolver, the MTA-STS fetcher, the PolicyCache with its cache.db, and PolicyService.
+// Used by tlsfenced (persisting) and by `tlsfence query/explain` (reading cache.db only, so
+// the command answers exactly what the daemon would, without writing the daemon's file).
+#include <memory>
+
+#include "policy/cache.h"
+#include "policy/service.h"
+#include "store/cache_db.h"
+#include "tlsfence/asio.h"
+#include "tlsfence/clock.h"
+#include "tlsfence/config.h"
+#include "tlsfence/sts_fetcher.h"
+
+namespace tlsfence::dns {
+class UnboundResolver;
+}
+
+namespace tlsfence {
+
+class PolicyStack {
+ public:
+  enum class CacheFile {
+    read_write,  // the daemon: load cache.db, write every decision behind
+    read_only,   // the CLI: load cache.db if it exists, never write it
+  };
+  // Throws std::exception with a clear message when the DNS or TLS setup is refused.
+  PolicyStack(asio::io_context& io, const Config& config, CacheFile mode);
+  ~PolicyStack();
+  PolicyStack(const PolicyStack&) = delete;
+  PolicyStack& operator=(const PolicyStack&) = delete;
+
+  policy::PolicyService& service() { return *service_; }
+  policy::PolicyCache& cache() { return *cache_; }
+  std::size_t loaded() const { return loaded_; }  // entries restored from cache.db
+
+ private:
+  SystemClock clock_;
+  std::unique_ptr<dns::UnboundResolver> dns_;
+  std::unique_ptr<StsFetcher> fetcher_;
+  std::unique_ptr<store::CacheDb> db_;
+  std::unique_ptr<policy::PolicyCache> cache_;
+  std::unique_ptr<policy::PolicyService> service_;
+  std::size_t loaded_ = 0;
+};
+
+// One log line per decision: stable text + key=value fields.
+void log_decision(const PolicyDecision& d, bool from_cache);
+
+}  // namespace tlsfence

@@ -1,0 +1,106 @@
+// PolicyService: next hop → decision. See service.h for the order of the rules.
+#include "policy/service.h"
+
+// g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
+// allocator (thread_info_base.hpp).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+#include <algorithm>
+
+#include "parse/domain.h"
+#include "policy/cache.h"
+#include "policy/dane.h"
+#include "policy/sts.h"
+
+namespace tlsfence::policy {
+namespace {
+
+// The smaller of two TTLs, where 0 means "not known".
+std::uint32_t min_ttl(std::uint32_t a, std::uint32_t b) {
+  if (a == 0) return b;
+  if (b == 0) return a;
+  return std::min(a, b);
+}
+
+}  // namespace
+
+PolicyService::PolicyService(const ServiceOptions& options, DnsSource& dns, StsFetcher& fetcher,
+                             StsStore& sts_store, const Clock& clock, PolicyCache* cache)
+    : options_(options),
+      overrides_(options.overrides),
+      dns_(dns),
+      fetcher_(fetcher),
+      sts_store_(sts_store),
+      clock_(clock),
+      cache_(cache) {}
+
+Task<PolicyDecision> PolicyService::decide(std::string next_hop) {
+  const parse::NextHop hop = parse::parse_next_hop(next_hop);
+  if (hop.kind != parse::NextHopKind::domain) {
+    PolicyDecision d;
+    d.domain = next_hop;
+    d.verdict = Verdict::no_policy;
+    d.source = Source::none;
+    d.decided_at = clock_.now();
+    d.reasons.push_back(hop.kind == parse::NextHopKind::not_a_domain
+                            ? "next hop is not a domain name (IP literal, [host] or host:port): no policy"
+                            : "next hop is not a valid domain name (" + hop.error + "): no policy");
+    if (options_.on_decision) options_.on_decision(d, false);
+    co_return d;
+  }
+  // The operator's word is checked before the cache so a reload takes effect at once.
+  if (const OverrideRule* rule = overrides_.find(hop.domain)) {
+    PolicyDecision d;
+    d.domain = hop.domain;
+    d.verdict = Verdict::policy;
+    d.source = Source::override_rule;
+    d.level = rule->level;
+    d.decided_at = clock_.now();
+    d.reasons.push_back("local override " + rule->pattern + ": " + rule->level);
+    if (options_.on_decision) options_.on_decision(d, false);
+    co_return d;
+  }
+  if (cache_ == nullptr) co_return co_await resolve(hop.domain);
+
+  const std::string domain = hop.domain;
+  PolicyCache::Resolve resolver = [this, domain]() { return resolve(domain); };
+  if (auto hit = cache_->find_fresh(domain, &resolver)) {
+    if (options_.on_decision) options_.on_decision(*hit, true);
+    co_return *hit;
+  }
+  co_return co_await cache_->get_or_resolve(domain, std::move(resolver));
+}
+
+Task<PolicyDecision> PolicyService::resolve(std::string domain) {
+  PolicyDecision dane = co_await dane::evaluate(dns_, domain);
+  dane.domain = domain;
+  dane.decided_at = clock_.now();
+  // A DANE policy, or a DANE failure, is final: MTA-STS never overrides or weakens it
+  // (RFC 8461 §2), and a DNS failure is never turned into "no policy".
+  if (dane.verdict != Verdict::no_policy) {
+    if (options_.on_decision) options_.on_decision(dane, false);
+    co_return dane;
+  }
+
+  PolicyDecision sts = co_await sts::evaluate(dns_, fetcher_, sts_store_, clock_, domain,
+                                              sts::Options{options_.enforce_testing});
+  PolicyDecision d = std::move(sts);
+  d.domain = domain;
+  d.decided_at = clock_.now();
+  d.mx_dnssec = dane.mx_dnssec;
+  d.dane_hosts = std::move(dane.dane_hosts);
+  std::vector<std::string> reasons = std::move(dane.reasons);
+  reasons.insert(reasons.end(), d.reasons.begin(), d.reasons.end());
+  d.reasons = std::move(reasons);
+  if (d.sts && d.verdict != Verdict::temp_fail) {
+    // Keep re-checking the TXT id well before max_age runs out (RFC 8461 §5.1).
+    d.ttl = std::min(d.ttl, options_.sts_recheck_seconds);
+  }
+  if (d.verdict == Verdict::no_policy) d.ttl = min_ttl(d.ttl, dane.ttl);
+  if (d.verdict == Verdict::no_policy && !d.sts)
+    d.reasons.push_back("no DANE and no MTA-STS policy: NOTFOUND");
+  if (options_.on_decision) options_.on_decision(d, false);
+  co_return d;
+}
+
+}  // namespace tlsfence::policy

@@ -1,0 +1,59 @@
+#pragma once
+// PolicyService — the one place that turns a next hop into a TLS policy decision.
+//
+// Order (DESIGN.md "Deciding a domain's policy"): the next hop is normalised (IDNA A-label,
+// lower case, no trailing dot; [ip], [host]:port… get "no policy"); a local override wins;
+// then DANE (RFC 7672), whose temporary failure is final (never downgraded to MTA-STS or to
+// "no policy"); then MTA-STS (RFC 8461), which can never weaken DANE; then "no policy".
+// Results go through PolicyCache when one is given: concurrent lookups of a domain are
+// coalesced, and a still-valid earlier policy is answered instead of a new TEMP.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/overrides.h"
+#include "tlsfence/clock.h"
+#include "tlsfence/config.h"
+#include "tlsfence/dns_source.h"
+#include "tlsfence/policy_lookup.h"
+#include "tlsfence/sts_fetcher.h"
+#include "tlsfence/sts_store.h"
+
+namespace tlsfence::policy {
+
+class PolicyCache;
+
+struct ServiceOptions {
+  bool enforce_testing = false;        // [socketmap] enforce-testing
+  std::vector<std::string> overrides;  // [local] override rules (validated by Overrides)
+  // An MTA-STS decision is re-evaluated (TXT id check, no fetch while the id is unchanged)
+  // at least this often, so an id change is noticed long before max_age runs out.
+  std::uint32_t sts_recheck_seconds = 300;
+  // Called once per decision (resolved, or answered from the cache) — the decision log line.
+  std::function<void(const PolicyDecision&, bool from_cache)> on_decision;
+};
+
+class PolicyService final : public PolicyLookup {
+ public:
+  // `cache` may be null (every decide() resolves afresh).
+  PolicyService(const ServiceOptions& options, DnsSource& dns, StsFetcher& fetcher, StsStore& sts_store,
+                const Clock& clock, PolicyCache* cache);
+
+  Task<PolicyDecision> decide(std::string next_hop) override;
+
+  // Resolve a normalised domain without the cache: override → DANE → MTA-STS → none.
+  Task<PolicyDecision> resolve(std::string domain);
+
+ private:
+  ServiceOptions options_;
+  Overrides overrides_;
+  DnsSource& dns_;
+  StsFetcher& fetcher_;
+  StsStore& sts_store_;
+  const Clock& clock_;
+  PolicyCache* cache_;
+};
+
+}  // namespace tlsfence::policy
