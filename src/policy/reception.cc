@@ -76,6 +76,11 @@ Task<void> run_lookup(PolicyLookup& lookup, std::string key, std::shared_ptr<Pen
 
 }  // namespace
 
+void prefetch(PolicyLookup& lookup, std::string key, const asio::any_io_executor& ex) {
+  auto pending = std::make_shared<Pending>(ex);
+  asio::co_spawn(ex, run_lookup(lookup, std::move(key), std::move(pending)), asio::detached);
+}
+
 Task<std::optional<PolicyDecision>> decide_within(PolicyLookup& lookup, std::string key,
                                                   std::chrono::milliseconds wait) {
   const auto ex = co_await asio::this_coro::executor;

@@ -53,4 +53,8 @@ std::string recipient_lookup_key(std::string_view recipient);
 Task<std::optional<PolicyDecision>> decide_within(PolicyLookup& lookup, std::string key,
                                                   std::chrono::milliseconds wait);
 
+// Starts lookup.decide(key) on `ex` and does not wait for it (prefetch only: used when
+// on-dnssec-bogus = continue, where the decision cannot change a door's answer).
+void prefetch(PolicyLookup& lookup, std::string key, const asio::any_io_executor& ex);
+
 }  // namespace tlsfence::policy

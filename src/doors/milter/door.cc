@@ -102,10 +102,17 @@ struct MilterDoor::Impl {
   std::atomic<std::uint64_t> forced_count{0};
   std::atomic<std::uint64_t> tls_required_no{0};
   std::atomic<std::uint64_t> lookups_late{0};
+  std::atomic<std::uint64_t> prefetched{0};
   std::atomic<std::uint64_t> internal_errors{0};
 
   Impl(PolicyLookup& l, asio::io_context& i, policy::ReceptionOptions o, policy::ForcedTls f)
       : lookup(l), io(i), options(std::move(o)), forced(std::move(f)) {}
+
+  // The lookup on the io thread, not waited for.
+  void prefetch(const std::string& key) {
+    ++prefetched;
+    asio::post(io, [this, key] { policy::prefetch(lookup, key, io.get_executor()); });
+  }
 
   // The lookup on the io thread, waited for at most options.wait on this thread.
   std::optional<PolicyDecision> decide(const std::string& key) {
@@ -212,7 +219,9 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     ++door.recipients;
     const std::string recipient = argv && argv[0] ? std::string(policy::strip_angle_brackets(argv[0])) : "";
     const std::string key = policy::recipient_lookup_key(recipient);
-    if (!key.empty()) {
+    if (!key.empty() && door.options.on_dnssec_bogus == BogusAction::continue_) {
+      door.prefetch(key);  // the decision cannot change the reply: do not wait for it
+    } else if (!key.empty()) {
       if (auto decision = door.decide(key)) {
         if (auto refusal = policy::bogus_refusal(*decision, door.options.on_dnssec_bogus)) {
           ++door.refused;
@@ -455,6 +464,7 @@ MilterStats MilterDoor::stats() const {
   s.forced = impl_->forced_count.load();
   s.tls_required_no = impl_->tls_required_no.load();
   s.lookups_late = impl_->lookups_late.load();
+  s.prefetched = impl_->prefetched.load();
   s.internal_errors = impl_->internal_errors.load();
   return s;
 }

@@ -9,7 +9,8 @@
 // negotiated out (SMFIP_NO*), headers too when there is no forced-TLS rule.
 //  - envrcpt: the recipient domain's lookup is posted to the io_context (asio::co_spawn, on
 //    the io thread) and the libmilter thread waits for it at most ReceptionOptions::wait; past
-//    that the recipient continues and the lookup keeps running (it warms the cache).
+//    that the recipient continues and the lookup keeps running (it warms the cache). With
+//    on-dnssec-bogus = continue the lookup is only started, never waited for.
 //    DNSSEC-bogus domain: on-dnssec-bogus = defer → SMFIS_TEMPFAIL with
 //    `451 4.7.5 DNSSEC validation failed for recipient domain …`; reject → SMFIS_REJECT with
 //    `550 5.7.5 …`; continue → SMFIS_CONTINUE.
@@ -62,6 +63,7 @@ struct MilterStats {
   std::uint64_t forced = 0;           // X-TLSfence header added
   std::uint64_t tls_required_no = 0;  // forced, but not marked because of TLS-Required: No
   std::uint64_t lookups_late = 0;     // answered before the lookup finished
+  std::uint64_t prefetched = 0;       // lookups started, not waited for (on-dnssec-bogus = continue)
   std::uint64_t internal_errors = 0;
 };
 

@@ -55,6 +55,7 @@ DoorStats PolicydDoor::stats() const {
   s.filtered = filtered_.load();
   s.refused = refused_.load();
   s.lookups_late = lookups_late_.load();
+  s.prefetched = prefetched_.load();
   return s;
 }
 
@@ -69,8 +70,15 @@ Task<std::string> PolicydDoor::answer(const parse::PolicydRequest& request) {
   std::optional<PolicyDecision> decision;
   const std::string key = policy::recipient_lookup_key(recipient);
   if (!key.empty()) {
-    decision = co_await policy::decide_within(lookup_, key, options_.wait);
-    if (!decision) ++lookups_late_;
+    if (options_.on_dnssec_bogus == BogusAction::continue_) {
+      // The decision cannot change the answer: start the lookup (it warms the cache for
+      // delivery) and answer at once.
+      ++prefetched_;
+      policy::prefetch(lookup_, key, co_await asio::this_coro::executor);
+    } else {
+      decision = co_await policy::decide_within(lookup_, key, options_.wait);
+      if (!decision) ++lookups_late_;
+    }
   }
 
   if (decision) {

@@ -7,7 +7,8 @@
 //  - with a `recipient` (protocol_state RCPT): the recipient domain's lookup is started (or
 //    joined, the service coalesces) through PolicyLookup::decide and waited for at most
 //    ReceptionOptions::wait; past the deadline the answer goes without it while the lookup
-//    continues and warms the cache for delivery;
+//    continues and warms the cache for delivery. With on-dnssec-bogus = continue the
+//    decision cannot change the answer: the lookup is started and not waited for;
 //  - answer, first match wins:
 //      recipient domain DNSSEC-bogus and on-dnssec-bogus = defer
 //                         → `DEFER_IF_PERMIT 4.7.5 DNSSEC validation failed for …`
@@ -58,6 +59,7 @@ struct DoorStats {
   std::uint64_t filtered = 0;      // answered FILTER (forced TLS)
   std::uint64_t refused = 0;       // answered DEFER_IF_PERMIT / REJECT (DNSSEC bogus)
   std::uint64_t lookups_late = 0;  // answered before the lookup finished
+  std::uint64_t prefetched = 0;    // lookups started without waiting (on-dnssec-bogus = continue)
 };
 
 class PolicydDoor {
@@ -96,6 +98,7 @@ class PolicydDoor {
   std::atomic<std::uint64_t> filtered_{0};
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::uint64_t> lookups_late_{0};
+  std::atomic<std::uint64_t> prefetched_{0};
 };
 
 }  // namespace tlsfence::policyd

@@ -1,5 +1,5 @@
--- on-dnssec-bogus = continue: RCPT to a DNSSEC-bogus domain continues; a lookup slower than
--- `wait` (slow.test) does not hold the recipient.
+-- on-dnssec-bogus = continue: RCPT to a DNSSEC-bogus domain continues; lookups are started
+-- (prefetch) and never waited for.
 dofile(os.getenv("MILTER_SCRIPTS") .. "/common.lua")
 
 local conn = open()

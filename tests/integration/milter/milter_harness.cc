@@ -179,12 +179,12 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "milter_harness: connections=%llu open=%llu messages=%llu recipients=%llu refused=%llu "
-        "forced=%llu tls_required_no=%llu late=%llu internal_errors=%llu\n",
+        "forced=%llu tls_required_no=%llu late=%llu prefetched=%llu internal_errors=%llu\n",
         static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(s.connections_open),
         static_cast<unsigned long long>(s.messages), static_cast<unsigned long long>(s.recipients),
         static_cast<unsigned long long>(s.refused), static_cast<unsigned long long>(s.forced),
         static_cast<unsigned long long>(s.tls_required_no), static_cast<unsigned long long>(s.lookups_late),
-        static_cast<unsigned long long>(s.internal_errors));
+        static_cast<unsigned long long>(s.prefetched), static_cast<unsigned long long>(s.internal_errors));
     if (s.internal_errors != 0) status = 1;
     door.reset();
   }

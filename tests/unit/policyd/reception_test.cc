@@ -99,6 +99,16 @@ TEST(Reception, DecideWithinGivesUpButTheLookupFinishes) {
   EXPECT_EQ(lookup.finished, std::vector<std::string>{"slow.example"});
 }
 
+TEST(Reception, PrefetchRunsToCompletion) {
+  asio::io_context io;
+  FakeLookup lookup;
+  lookup.set("slow.example", {FakeLookup::dane_only(), 50ms});
+  prefetch(lookup, "slow.example", io.get_executor());
+  EXPECT_TRUE(lookup.finished.empty());
+  io.run();
+  EXPECT_EQ(lookup.finished, std::vector<std::string>{"slow.example"});
+}
+
 TEST(Reception, DecideWithinSurvivesAThrowingLookup) {
   asio::io_context io;
   FakeLookup lookup;

@@ -212,6 +212,24 @@ TEST_F(PolicydDoorTest, SlowLookupAnswersAtTheDeadlineAndKeepsRunning) {
   EXPECT_EQ(lookup_.finished, std::vector<std::string>{"slow.example"});
 }
 
+TEST_F(PolicydDoorTest, ContinueModeStartsTheLookupWithoutWaiting) {
+  reception_.on_dnssec_bogus = BogusAction::continue_;
+  lookup_.set("slow.example", {FakeLookup::bogus(), 600ms});
+  auto door = make_door(5000ms);
+  std::chrono::steady_clock::duration took{};
+  std::string got;
+  run(door, [&](local::socket& s) -> Task<void> {
+    const auto start = std::chrono::steady_clock::now();
+    got = co_await exchange(s, request("sender=x@y.example\nrecipient=c@slow.example\n"));
+    took = std::chrono::steady_clock::now() - start;
+  });
+  EXPECT_EQ(got, "action=DUNNO\n\n");
+  EXPECT_LT(took, 400ms);
+  EXPECT_EQ(door.stats().prefetched, 1u);
+  EXPECT_EQ(door.stats().lookups_late, 0u);
+  EXPECT_EQ(lookup_.finished, std::vector<std::string>{"slow.example"});
+}
+
 TEST_F(PolicydDoorTest, LookupFailureIsAnsweredWithoutIt) {
   FakeLookup::Entry e{FakeLookup::bogus()};
   e.throws = true;
