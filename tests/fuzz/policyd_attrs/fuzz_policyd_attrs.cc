@@ -1,5 +1,6 @@
 // Fuzz target for the policy delegation attribute parser: any bytes, fed whole and in
 // chunks, must give the same requests and errors, never crash, and respect the limits.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
