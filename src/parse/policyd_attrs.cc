@@ -41,6 +41,7 @@ void PolicydParser::feed(std::string_view bytes) {
   // Drop what has been consumed before growing the buffer.
   if (pos_ > 0) {
     buffer_.erase(0, pos_);
+    scan_ -= pos_;
     pos_ = 0;
   }
   buffer_.append(bytes);
@@ -50,6 +51,7 @@ PolicydParser::Result PolicydParser::fail(PolicydError e) {
   error_ = e;
   buffer_.clear();
   pos_ = 0;
+  scan_ = 0;
   current_ = {};
   Result r;
   r.status = Status::error;
@@ -65,25 +67,31 @@ PolicydParser::Result PolicydParser::next() {
     return r;
   }
   while (true) {
-    const std::size_t nl = buffer_.find('\n', pos_);
-    if (nl == std::string::npos) {
-      // No full line yet: refuse to wait for more once the partial line is already too long
-      // ("+1" leaves room for a "\r" that would be dropped).
-      const std::size_t partial = buffer_.size() - pos_;
-      if (partial > limits::policy_line_max + 1) return fail(PolicydError::line_too_long);
-      for (std::size_t i = pos_; i < buffer_.size(); ++i) {
-        const auto c = static_cast<unsigned char>(buffer_[i]);
-        if (is_forbidden_byte(c) && c != '\r') return fail(PolicydError::binary_data);
+    // Check the line's bytes in order, so the first offending byte decides the error
+    // however the input was split: a control byte → binary_data, a byte past the length
+    // limit → line_too_long. A '\r' is allowed only just before the '\n'.
+    std::size_t end = std::string::npos;
+    for (std::size_t k = scan_; k < buffer_.size(); ++k) {
+      const auto c = static_cast<unsigned char>(buffer_[k]);
+      if (c == '\n') {
+        end = k;
+        break;
       }
-      return {};
+      if (c == '\r') {
+        if (k + 1 == buffer_.size()) break;  // wait for the next byte
+        if (buffer_[k + 1] != '\n') return fail(PolicydError::binary_data);
+        scan_ = k + 1;
+        continue;
+      }
+      if (is_forbidden_byte(c)) return fail(PolicydError::binary_data);
+      if (k - pos_ >= limits::policy_line_max) return fail(PolicydError::line_too_long);
+      scan_ = k + 1;
     }
-    std::string_view line(buffer_.data() + pos_, nl - pos_);
+    if (end == std::string::npos) return {};
+    std::string_view line(buffer_.data() + pos_, end - pos_);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > limits::policy_line_max) return fail(PolicydError::line_too_long);
-    for (char ch : line) {
-      if (is_forbidden_byte(static_cast<unsigned char>(ch))) return fail(PolicydError::binary_data);
-    }
-    pos_ = nl + 1;
+    pos_ = end + 1;
+    scan_ = pos_;
     if (line.empty()) {
       Result r;
       r.status = Status::request;

@@ -6,9 +6,9 @@
 // need_more. No logging, no exceptions on bad input, no I/O.
 //
 // What it trusts: nothing. What it accepts:
-//  - a line is at most limits::policy_line_max bytes (without the "\n"; a "\r" before the
-//    "\n" is dropped, so a telnet session works); longer → line_too_long, as soon as the
-//    limit is passed (the parser never buffers more than one line beyond the limit);
+//  - a line is at most limits::policy_line_max bytes (without the "\n"; a "\r" just before
+//    the "\n" is dropped, so a telnet session works); longer → line_too_long, as soon as
+//    the limit is passed (the parser never buffers more than one line beyond the limit);
 //  - at most limits::policy_attributes_max attributes per request → too_many_attributes;
 //  - the name is what precedes the first '='; the value may itself contain '=';
 //    a line without '=' or with an empty name → malformed_line;
@@ -16,7 +16,9 @@
 //    >= 0x80 are accepted (SMTPUTF8 addresses are UTF-8);
 //  - unknown attribute names are kept (the door ignores them); a repeated name is kept
 //    twice and find() returns the first.
-// An error is final: the parser stays in the error state (the door answers and closes).
+// Bytes are checked in order, so the first offending byte decides the error whatever the
+// chunking. An error is final: the parser stays in the error state (the door answers and
+// closes).
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -65,7 +67,8 @@ class PolicydParser {
   Result fail(PolicydError e);
 
   std::string buffer_;
-  std::size_t pos_ = 0;  // first unparsed byte of buffer_
+  std::size_t pos_ = 0;   // first unparsed byte of buffer_ (start of the current line)
+  std::size_t scan_ = 0;  // bytes of the current line before this one are already checked
   PolicydRequest current_;
   PolicydError error_ = PolicydError::none;
 };
