@@ -44,20 +44,6 @@ PolicyDecision internal_failure(const std::string& domain, TimePoint now, std::s
 
 }  // namespace
 
-std::size_t decision_bytes(const PolicyDecision& d) {
-  std::size_t n = sizeof(PolicyDecision) + 16;  // make_shared control block
-  n += string_heap(d.domain) + string_heap(d.level) + string_heap(d.temp_reason) + string_heap(d.result_type);
-  n += d.dane_hosts.capacity() * sizeof(DaneHost);
-  for (const auto& h : d.dane_hosts) {
-    n += string_heap(h.name) + string_heap(h.tlsa_base) + string_heap(h.note);
-    n += h.tlsa.capacity() * sizeof(TlsaRecord);
-    for (const auto& r : h.tlsa) n += string_heap(r.data);
-  }
-  if (d.sts) n += strings_bytes(d.sts->mx) + strings_bytes(d.sts->lines) + string_heap(d.sts->id);
-  n += strings_bytes(d.reasons);
-  return n;
-}
-
 CacheOptions CacheOptions::from(const Config::Cache& c) {
   CacheOptions o;
   o.max_entries = c.max_entries;
@@ -93,32 +79,33 @@ PolicyCache::Entry* PolicyCache::find_entry(std::string_view domain) {
   return it == index_.end() ? nullptr : &*it->second;
 }
 
-void PolicyCache::touch(Entry& e, TimePoint now) {
-  e.last_used = now;
-  auto it = index_.find(e.decision->domain);
-  if (it->second != lru_.begin()) lru_.splice(lru_.begin(), lru_, it->second);
+PolicyCache::Entry* PolicyCache::hit(std::string_view domain, const Resolve* resolve) {
+  auto found = index_.find(domain);
+  if (found == index_.end()) return nullptr;
+  const Lru::iterator it = found->second;
+  const TimePoint now = clock_.now();
+  if (it->expires_at <= now) return nullptr;
+  ++stats_.hits;
+  it->last_used = now;
+  if (it != lru_.begin()) lru_.splice(lru_.begin(), lru_, it);
+  if (resolve && options_.refresh) maybe_refresh(*it, now, *resolve);
+  return &*it;
 }
 
 std::shared_ptr<const PolicyDecision> PolicyCache::find_fresh(const std::string& domain,
                                                               const Resolve* resolve) {
-  Entry* e = find_entry(domain);
-  if (!e) return nullptr;
-  const TimePoint now = clock_.now();
-  if (e->expires_at <= now) return nullptr;
-  ++stats_.hits;
-  touch(*e, now);
-  if (resolve && options_.refresh) maybe_refresh(*e, now, *resolve);
-  return e->decision;
+  if (Entry* e = hit(domain, resolve)) return std::make_shared<const PolicyDecision>(e->packed.unpack());
+  return nullptr;
 }
 
 Task<PolicyDecision> PolicyCache::get_or_resolve(std::string domain, Resolve resolve) {
-  if (auto hit = find_fresh(domain, &resolve)) co_return *hit;
+  if (Entry* e = hit(domain, &resolve)) co_return e->packed.unpack();
   co_return co_await resolve_once(std::move(domain), std::move(resolve));
 }
 
 void PolicyCache::maybe_refresh(Entry& e, TimePoint now, const Resolve& resolve) {
   if (now < e.refresh_at || refreshes_running_ >= options_.max_concurrent_refreshes) return;
-  const std::string& domain = e.decision->domain;
+  std::string domain(e.packed.domain());
   if (in_flight_.count(domain)) return;
   ++stats_.refreshes;
   ++refreshes_running_;
@@ -204,20 +191,20 @@ std::shared_ptr<const PolicyDecision> PolicyCache::store(PolicyDecision d, TimeP
   Entry* old = find_entry(d.domain);
 
   if (d.verdict == Verdict::temp_fail && old && old->valid_until > now &&
-      old->decision->verdict != Verdict::temp_fail) {
+      old->packed.verdict() != Verdict::temp_fail) {
     // Stale-on-failure: keep answering the earlier policy; retry after temp_ttl.
-    auto stale = std::make_shared<PolicyDecision>(*old->decision);
-    if (!stale->reasons.empty() && stale->reasons.back().starts_with(kStalePrefix)) stale->reasons.pop_back();
-    stale->reasons.push_back(std::string(kStalePrefix) + "a new lookup failed (" + d.temp_reason +
-                             "); the policy decided at " + unix_text(stale->decided_at) +
-                             " stays valid until " + unix_text(old->valid_until));
+    PolicyDecision stale = old->packed.unpack();
+    if (!stale.reasons.empty() && stale.reasons.back().starts_with(kStalePrefix)) stale.reasons.pop_back();
+    stale.reasons.push_back(std::string(kStalePrefix) + "a new lookup failed (" + d.temp_reason +
+                            "); the policy decided at " + unix_text(stale.decided_at) +
+                            " stays valid until " + unix_text(old->valid_until));
     ++stats_.stale_served;
     const TimePoint valid_until = old->valid_until;
     const TimePoint expires =
         std::max(old->expires_at, std::min(now + seconds(options_.temp_ttl), valid_until));
-    Entry& e = upsert(std::move(stale), expires, valid_until, now);
+    Entry& e = upsert(PackedDecision::pack(stale), expires, valid_until, now);
     e.refresh_at = std::min(expires, now + seconds(options_.temp_ttl));
-    return e.decision;
+    return std::make_shared<const PolicyDecision>(std::move(stale));
   }
 
   const TimePoint base = (d.decided_at == TimePoint{} || d.decided_at > now) ? now : d.decided_at;
@@ -234,45 +221,43 @@ std::shared_ptr<const PolicyDecision> PolicyCache::store(PolicyDecision d, TimeP
     if (old) erase_entry(index_.find(ptr->domain)->second);
     return ptr;
   }
-  Entry& e = upsert(ptr, expires, valid_until, now);
+  upsert(PackedDecision::pack(*ptr), expires, valid_until, now);
   if (persist && persistence_ && ptr->verdict != Verdict::temp_fail)
     persistence_->put_decision(ptr, expires, valid_until);
-  return e.decision;
+  return ptr;
 }
 
-PolicyCache::Entry& PolicyCache::upsert(std::shared_ptr<const PolicyDecision> d, TimePoint expires_at,
-                                        TimePoint valid_until, TimePoint now) {
-  const std::size_t bytes = decision_bytes(*d);
-  auto it = index_.find(d->domain);
+PolicyCache::Entry& PolicyCache::upsert(PackedDecision packed, TimePoint expires_at, TimePoint valid_until,
+                                        TimePoint now) {
+  auto it = index_.find(packed.domain());
   if (it == index_.end()) {
     lru_.push_front(Entry{});
-    lru_.front().decision = std::move(d);
-    it = index_.emplace(lru_.front().decision->domain, lru_.begin()).first;
+    lru_.front().packed = std::move(packed);
+    it = index_.emplace(lru_.front().packed.domain(), lru_.begin()).first;
   } else {
     Entry& e = *it->second;
-    bytes_ -= e.bytes;
-    e.decision = std::move(d);
-    // The key views the decision's domain: point it at the new one.
+    bytes_ -= e.packed.bytes();
+    e.packed = std::move(packed);
+    // The key views the packed block's domain: point it at the new block.
     auto node = index_.extract(it);
-    node.key() = e.decision->domain;
+    node.key() = e.packed.domain();
     it = index_.insert(std::move(node)).position;
     if (it->second != lru_.begin()) lru_.splice(lru_.begin(), lru_, it->second);
   }
   Entry& e = *it->second;
-  e.bytes = static_cast<std::uint32_t>(bytes);
-  bytes_ += bytes;
+  bytes_ += e.packed.bytes();
   e.expires_at = expires_at;
   e.valid_until = valid_until;
   e.last_used = now;
   // A TEMP is retried when it expires, by a waiting caller; only answers are refreshed.
-  e.refresh_at = e.decision->verdict == Verdict::temp_fail ? expires_at : pick_refresh_at(now, expires_at);
+  e.refresh_at = e.packed.verdict() == Verdict::temp_fail ? expires_at : pick_refresh_at(now, expires_at);
   evict_to_bound();
   return *lru_.begin();
 }
 
 void PolicyCache::erase_entry(Lru::iterator it) {
-  bytes_ -= it->bytes;
-  index_.erase(std::string_view(it->decision->domain));
+  bytes_ -= it->packed.bytes();
+  index_.erase(it->packed.domain());
   lru_.erase(it);
 }
 
@@ -291,7 +276,7 @@ void PolicyCache::restore(PolicyDecision d, TimePoint expires_at, TimePoint vali
   const TimePoint now = clock_.now();
   valid_until = std::max(valid_until, expires_at);
   if (valid_until <= now || d.domain.empty()) return;
-  upsert(std::make_shared<const PolicyDecision>(std::move(d)), expires_at, valid_until, now);
+  upsert(PackedDecision::pack(d), expires_at, valid_until, now);
 }
 
 void PolicyCache::restore_sts(const std::string& domain, CachedSts sts) {
@@ -303,7 +288,7 @@ std::optional<CacheEntryInfo> PolicyCache::info(const std::string& domain) const
   auto it = index_.find(domain);
   if (it == index_.end()) return std::nullopt;
   const Entry& e = *it->second;
-  const PolicyDecision& d = *e.decision;
+  const PolicyDecision d = e.packed.unpack();
   CacheEntryInfo i;
   i.domain = d.domain;
   i.verdict = d.verdict;
@@ -321,7 +306,7 @@ std::optional<CacheEntryInfo> PolicyCache::info(const std::string& domain) const
 std::vector<CacheEntryInfo> PolicyCache::list() const {
   std::vector<CacheEntryInfo> out;
   out.reserve(index_.size());
-  for (const Entry& e : lru_) out.push_back(*info(e.decision->domain));
+  for (const Entry& e : lru_) out.push_back(*info(std::string(e.packed.domain())));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.domain < b.domain; });
   return out;
 }
@@ -344,8 +329,10 @@ void PolicyCache::flush(const std::string& domain) {
 }
 
 std::size_t PolicyCache::memory_estimate() const {
-  // list node (2 pointers + Entry), hash node (key, iterator, next, cached hash), bucket.
-  constexpr std::size_t per_entry = 2 * sizeof(void*) + sizeof(Entry) + 4 * sizeof(void*) + sizeof(void*);
+  // list node (2 pointers + Entry), hash node (key, iterator, next, cached hash), bucket,
+  // and malloc's own overhead for the three blocks.
+  constexpr std::size_t per_entry =
+      2 * sizeof(void*) + sizeof(Entry) + 5 * sizeof(void*) + sizeof(void*) + 3 * 2 * sizeof(void*);
   std::size_t n = bytes_ + index_.size() * per_entry;
   for (const auto& [domain, c] : sts_)
     n += 64 + string_heap(domain) + sizeof(CachedSts) + strings_bytes(c.policy.mx) +

@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "policy/cache_pack.h"
 #include "tlsfence/asio.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
@@ -129,22 +130,19 @@ class PolicyCache final : public StsStore {
 
  private:
   struct Entry {
-    std::string domain;
-    std::shared_ptr<const PolicyDecision> decision;
+    PackedDecision packed;  // the decision, compact (unpacked on every hit)
     TimePoint expires_at, valid_until, refresh_at, last_used;
-    std::uint32_t bytes = 0;  // memory estimate of the decision
   };
   using Lru = std::list<Entry>;  // front: most recently used
   struct InFlight;
 
   Entry* find_entry(std::string_view domain);
-  void touch(Entry& e, TimePoint now);
+  Entry* hit(std::string_view domain, const Resolve* resolve);  // fresh entry, marked used
   void maybe_refresh(Entry& e, TimePoint now, const Resolve& resolve);
   Task<PolicyDecision> resolve_once(std::string domain, Resolve resolve);
   Task<PolicyDecision> lead(std::string domain, Resolve resolve, std::shared_ptr<InFlight> flight);
   std::shared_ptr<const PolicyDecision> store(PolicyDecision d, TimePoint now, bool persist);
-  Entry& upsert(std::shared_ptr<const PolicyDecision> d, TimePoint expires_at, TimePoint valid_until,
-                TimePoint now);
+  Entry& upsert(PackedDecision packed, TimePoint expires_at, TimePoint valid_until, TimePoint now);
   void erase_entry(Lru::iterator it);
   void evict_to_bound();
   TimePoint pick_refresh_at(TimePoint decided, TimePoint expires);
@@ -155,7 +153,7 @@ class PolicyCache final : public StsStore {
   CacheOptions options_;
   CachePersistence* persistence_;
   Lru lru_;
-  std::unordered_map<std::string_view, Lru::iterator> index_;  // keys view Entry::domain
+  std::unordered_map<std::string_view, Lru::iterator> index_;  // keys view Entry::packed's domain
   std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;
   std::unordered_map<std::string, CachedSts> sts_;
   std::size_t bytes_ = 0;
@@ -164,8 +162,5 @@ class PolicyCache final : public StsStore {
   std::mt19937_64 rng_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
-
-// Approximate heap + object bytes of a decision (for memory_estimate()).
-std::size_t decision_bytes(const PolicyDecision& d);
 
 }  // namespace tlsfence::policy
