@@ -14,6 +14,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -87,6 +89,15 @@ StsFetchResult io_failure(const boost::system::error_code& ec, SteadyTime deadli
   return failure(Error::protocol, what + ": " + ec.message(), address, status);
 }
 
+// The two address lookups of one fetch, shared with the coroutines that run them.
+struct Lookups {
+  static constexpr std::uint16_t types[2] = {rrtype::AAAA, rrtype::A};  // connect order
+  explicit Lookups(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  std::optional<DnsAnswer> answers[2];
+  int pending = 2;
+};
+
 class HttpsStsFetcher final : public StsFetcher {
  public:
   HttpsStsFetcher(DnsSource& dns, StsFetcherOptions options)
@@ -107,34 +118,45 @@ class HttpsStsFetcher final : public StsFetcher {
     const SteadyTime deadline = std::chrono::steady_clock::now() + options_.timeout;
     const std::string host = "mta-sts." + domain;
 
+    // AAAA and A in parallel, bounded by the fetch deadline (the lookups left running when
+    // it expires finish on their own; they only touch the shared state).
+    auto lookups = std::make_shared<Lookups>(co_await asio::this_coro::executor);
+    for (std::size_t i = 0; i < 2; ++i) {
+      asio::co_spawn(
+          lookups->timer.get_executor(),
+          [](DnsSource& dns, std::shared_ptr<Lookups> l, std::string name, std::size_t i) -> Task<void> {
+            l->answers[i] = co_await dns.query(std::move(name), Lookups::types[i]);
+            if (--l->pending == 0) l->timer.cancel();
+          }(dns_, lookups, host, i),
+          asio::detached);
+    }
+    if (lookups->pending > 0) {
+      boost::system::error_code ec;
+      lookups->timer.expires_at(deadline);
+      co_await lookups->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (lookups->pending > 0) co_return failure(Error::timeout, "deadline expired while resolving " + host);
+
     std::vector<std::string> addresses;
     std::string dns_notes;
-    for (std::uint16_t type : {rrtype::AAAA, rrtype::A}) {
-      DnsAnswer a = co_await dns_.query(host, type);
-      const char* tname = type == rrtype::A ? "A" : "AAAA";
+    for (std::size_t i = 0; i < 2; ++i) {
+      const DnsAnswer& a = *lookups->answers[i];
+      const bool is_a = Lookups::types[i] == rrtype::A;
+      const std::string tname = is_a ? " A: " : " AAAA: ";
       if (a.failed()) {
-        dns_notes += std::string(" ") + tname + ": " +
-                     (a.timed_out       ? "timeout"
-                      : a.error.empty() ? "SERVFAIL"
-                                        : a.error);
-        continue;
+        dns_notes += tname + (a.timed_out ? "timeout" : a.error.empty() ? "SERVFAIL" : a.error);
+      } else if (a.dnssec == DnssecState::bogus) {
+        dns_notes += tname + "DNSSEC bogus (" + a.why_bogus + ")";
+      } else if (a.nxdomain()) {
+        dns_notes += tname + "NXDOMAIN";
+      } else if (a.rdata.empty()) {
+        dns_notes += tname + "no data";
+      } else {
+        for (const auto& rd : a.rdata) {
+          auto text = is_a ? parse::parse_a_rdata(rd) : parse::parse_aaaa_rdata(rd);
+          if (text) addresses.push_back(*text);
+        }
       }
-      if (a.dnssec == DnssecState::bogus) {
-        dns_notes += std::string(" ") + tname + ": DNSSEC bogus (" + a.why_bogus + ")";
-        continue;
-      }
-      if (a.nxdomain()) {
-        dns_notes += std::string(" ") + tname + ": NXDOMAIN";
-        continue;
-      }
-      for (const auto& rd : a.rdata) {
-        auto text = type == rrtype::A ? parse::parse_a_rdata(rd) : parse::parse_aaaa_rdata(rd);
-        if (text) addresses.push_back(*text);
-      }
-      if (a.rdata.empty()) dns_notes += std::string(" ") + tname + ": no data";
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      co_return failure(Error::timeout, "deadline expired while resolving " + host);
     }
     if (addresses.empty()) co_return failure(Error::dns, "no address for " + host + ":" + dns_notes);
 
