@@ -62,6 +62,14 @@ void log_decision(const PolicyDecision& d, bool from_cache) {
               {"cached", from_cache}});
 }
 
+policy::ServiceOptions service_options(const Config& config) {
+  policy::ServiceOptions options;
+  options.enforce_testing = config.socketmap.enforce_testing;
+  options.overrides = config.local.override_rules;
+  options.on_decision = log_decision;
+  return options;
+}
+
 PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile mode) {
   dns_ = std::make_unique<dns::UnboundResolver>(io, config.dns, state_dir_of(config.cache.db));
   fetcher_ = https::make_sts_fetcher(*dns_, https::sts_fetcher_options(config.mta_sts));
@@ -80,12 +88,12 @@ PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile m
   } else {
     loaded_ = restore_read_only(config.cache.db, *cache_, clock_);
   }
-  policy::ServiceOptions options;
-  options.enforce_testing = config.socketmap.enforce_testing;
-  options.overrides = config.local.override_rules;
-  options.on_decision = log_decision;
-  service_ =
-      std::make_unique<policy::PolicyService>(options, *dns_, *fetcher_, *cache_, clock_, cache_.get());
+  service_ = std::make_unique<policy::PolicyService>(service_options(config), *dns_, *fetcher_, *cache_,
+                                                     clock_, cache_.get());
+}
+
+void PolicyStack::reconfigure(const Config& config) {
+  service_->reconfigure(service_options(config));
 }
 
 PolicyStack::~PolicyStack() = default;

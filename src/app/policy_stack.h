@@ -35,6 +35,11 @@ class PolicyStack {
   policy::PolicyCache& cache() { return *cache_; }
   std::size_t loaded() const { return loaded_; }  // entries restored from cache.db
 
+  // A SIGHUP reload: applies the new [local] override rules and [socketmap] enforce-testing
+  // to the PolicyService (on the io thread). Throws policy::OverrideError naming a bad rule,
+  // changing nothing. DNS, MTA-STS and cache settings change only on restart.
+  void reconfigure(const Config& config);
+
  private:
   SystemClock clock_;
   std::unique_ptr<dns::UnboundResolver> dns_;
@@ -47,5 +52,8 @@ class PolicyStack {
 
 // One log line per decision: stable text + key=value fields.
 void log_decision(const PolicyDecision& d, bool from_cache);
+
+// The PolicyService options a Config asks for (start-up and reload).
+policy::ServiceOptions service_options(const Config& config);
 
 }  // namespace tlsfence

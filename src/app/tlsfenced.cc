@@ -2,6 +2,13 @@
 // cache.db, PolicyService) and the three front doors on one Daemon (util/daemon.h):
 // the socketmap and the policy-delegation doors serve stream sockets on the daemon's
 // io_context; the milter runs libmilter's own threads and posts its lookups there.
+//
+// Reload (SIGHUP): the Daemon re-reads the file; the reloader below also builds every rule the
+// new config names (override rules, forced-TLS rules), so a bad rule refuses the whole reload
+// before anything changes (the log line names the rule). The "policy" service's reload hook
+// then hands [local] override and [socketmap] enforce-testing to the PolicyService, the
+// [socketmap] answer options to the socketmap door and the [reception] rules to the policy and
+// milter doors. Everything else (DNS, MTA-STS, cache, listen addresses) needs a restart.
 #include <memory>
 #include <thread>
 #include <variant>
@@ -11,6 +18,9 @@
 #include "doors/milter/door.h"
 #include "doors/policyd/server.h"
 #include "doors/socketmap/server.h"
+#include "policy/forced_tls.h"
+#include "policy/overrides.h"
+#include "policy/reception.h"
 #include "util/daemon.h"
 #include "util/log.h"
 
@@ -21,14 +31,14 @@
 namespace {
 
 using namespace tlsfence;
+using MilterHolder = std::shared_ptr<std::unique_ptr<milter::MilterDoor>>;
 
 void log_door(LogLevel level, std::string_view line) {
   log::write(level, line);
 }
 
 // libmilter accepts one listen address per process: the first of [milter] listen.
-Service milter_service(Daemon& daemon, PolicyLookup& lookup, const Config& cfg,
-                       std::shared_ptr<std::unique_ptr<milter::MilterDoor>> holder,
+Service milter_service(Daemon& daemon, PolicyLookup& lookup, const Config& cfg, MilterHolder holder,
                        std::shared_ptr<std::thread> thread) {
   Service s;
   s.name = "milter";
@@ -39,8 +49,7 @@ Service milter_service(Daemon& daemon, PolicyLookup& lookup, const Config& cfg,
     }
     *holder =
         std::make_unique<milter::MilterDoor>(lookup, daemon.io(), cfg.reception, cfg.milter.listen.front());
-    (*holder)->start();
-    log::info("listening", {{"door", "milter"}, {"address", cfg.milter.listen.front()}});
+    (*holder)->start();  // logs "listening"
   };
   s.start = [holder, thread] {
     *thread = std::thread([holder] {
@@ -55,6 +64,38 @@ Service milter_service(Daemon& daemon, PolicyLookup& lookup, const Config& cfg,
   return s;
 }
 
+// Every rule of a freshly read config, built once to find a bad one before anything changes
+// (the ConfigError-like message names the rule). Throws std::exception.
+Config checked(Config fresh) {
+  policy::Overrides overrides(fresh.local.override_rules);
+  policy::ForcedTls forced = policy::ForcedTls::from_config(fresh.reception);
+  (void)overrides;
+  (void)forced;
+  return fresh;
+}
+
+// The reload hook: the new policy settings, to the service and each door. Runs on the io
+// thread (the Daemon's signal handler), where the socketmap and policy doors run too.
+Service policy_settings_service(PolicyStack& stack, socketmap::SocketmapDoor& socketmap_door,
+                                policyd::PolicydDoor& policy_door, MilterHolder milter) {
+  Service s;
+  s.name = "policy";
+  s.reload = [&stack, &socketmap_door, &policy_door, milter](std::shared_ptr<const Config> cfg) {
+    // Build everything first: a throw leaves every part with its old settings.
+    auto reception = policy::ReceptionOptions::from_config(cfg->reception);
+    auto forced = policy::ForcedTls::from_config(cfg->reception);
+    stack.reconfigure(*cfg);  // throws OverrideError (naming the rule) before changing anything
+    socketmap_door.set_options(socketmap::AnswerOptions::from(cfg->socketmap));
+    policy_door.set_reception(reception, forced);
+    if (*milter) (*milter)->set_reception(reception, forced);
+    log::info("policy settings applied", {{"overrides", cfg->local.override_rules.size()},
+                                          {"enforce_testing", cfg->socketmap.enforce_testing},
+                                          {"tlsrpt_attributes", cfg->socketmap.tlsrpt_attributes},
+                                          {"forced_tls", !forced.empty()}});
+  };
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,7 +105,7 @@ int main(int argc, char** argv) {
   log::init("tlsfenced", s.config->daemon.log, s.config->daemon.log_level);
 
   config::CommandLine cmd = s.command_line;
-  Daemon daemon("tlsfenced", s.config, [cmd] { return config::load(cmd, nullptr); });
+  Daemon daemon("tlsfenced", s.config, [cmd] { return checked(config::load(cmd, nullptr)); });
   const Config& cfg = *s.config;
 
   std::unique_ptr<PolicyStack> stack;
@@ -86,10 +127,11 @@ int main(int argc, char** argv) {
                   [door = socketmap_door.get()](StreamSocket sock) { return door->serve(std::move(sock)); });
   daemon.add_door("policy", cfg.policy.listen,
                   [door = policy_door.get()](StreamSocket sock) { return door->serve(std::move(sock)); });
+  auto milter_door = std::make_shared<std::unique_ptr<milter::MilterDoor>>();
   if (!cfg.milter.listen.empty()) {
-    daemon.add_service(milter_service(daemon, stack->service(), cfg,
-                                      std::make_shared<std::unique_ptr<milter::MilterDoor>>(),
-                                      std::make_shared<std::thread>()));
+    daemon.add_service(
+        milter_service(daemon, stack->service(), cfg, milter_door, std::make_shared<std::thread>()));
   }
+  daemon.add_service(policy_settings_service(*stack, *socketmap_door, *policy_door, milter_door));
   return daemon.run();
 }

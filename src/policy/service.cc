@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 #include <algorithm>
+#include <optional>
 
 #include "parse/domain.h"
 #include "policy/cache.h"
@@ -33,6 +34,20 @@ PolicyService::PolicyService(const ServiceOptions& options, DnsSource& dns, StsF
       sts_store_(sts_store),
       clock_(clock),
       cache_(cache) {}
+
+void PolicyService::reconfigure(const ServiceOptions& options) {
+  Overrides overrides(options.overrides);  // throws before anything changes
+  const bool testing_changed = options.enforce_testing != options_.enforce_testing;
+  options_ = options;
+  overrides_ = std::move(overrides);
+  if (!testing_changed || cache_ == nullptr) return;
+  for (const CacheEntryInfo& entry : cache_->list()) {
+    std::optional<CachedSts> sts = cache_->get_sts(entry.domain);
+    if (!sts) continue;  // no MTA-STS policy: enforce-testing cannot change the answer
+    cache_->flush(entry.domain);
+    cache_->put_sts(entry.domain, *sts);
+  }
+}
 
 Task<PolicyDecision> PolicyService::decide(std::string next_hop) {
   const parse::NextHop hop = parse::parse_next_hop(next_hop);

@@ -43,6 +43,14 @@ class PolicyService final : public PolicyLookup {
 
   Task<PolicyDecision> decide(std::string next_hop) override;
 
+  // A SIGHUP reload: new override rules, enforce-testing, on_decision. Runs on the io thread.
+  // Every override rule is checked first: a bad one throws OverrideError naming it and nothing
+  // changes. When enforce-testing changes, the cached decisions of domains with a stored
+  // MTA-STS policy are dropped (the policies themselves are kept, no re-fetch), so the next
+  // lookup answers by the new setting; override changes need nothing (overrides are checked
+  // before the cache). A resolution already running finishes with the old setting.
+  void reconfigure(const ServiceOptions& options);
+
   // Resolve a normalised domain without the cache: override → DANE → MTA-STS → none.
   Task<PolicyDecision> resolve(std::string domain);
 

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <shared_mutex>
 #include <thread>
 
@@ -91,8 +92,14 @@ bool g_constructed = false;  // guarded by g_mutex
 struct MilterDoor::Impl {
   PolicyLookup& lookup;
   asio::io_context& io;
-  policy::ReceptionOptions options;
-  policy::ForcedTls forced;
+  // The reception rules, replaced as a whole by set_reception() (a reload) while callbacks
+  // run: each callback works on the snapshot it took.
+  struct Rules {
+    policy::ReceptionOptions options;
+    policy::ForcedTls forced;
+  };
+  mutable std::mutex rules_mutex;
+  std::shared_ptr<const Rules> rules_now;
 
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> connections_open{0};
@@ -106,7 +113,12 @@ struct MilterDoor::Impl {
   std::atomic<std::uint64_t> internal_errors{0};
 
   Impl(PolicyLookup& l, asio::io_context& i, policy::ReceptionOptions o, policy::ForcedTls f)
-      : lookup(l), io(i), options(std::move(o)), forced(std::move(f)) {}
+      : lookup(l), io(i), rules_now(std::make_shared<const Rules>(Rules{std::move(o), std::move(f)})) {}
+
+  std::shared_ptr<const Rules> rules() const {
+    std::lock_guard lock(rules_mutex);
+    return rules_now;
+  }
 
   // The lookup on the io thread, not waited for.
   void prefetch(const std::string& key) {
@@ -114,12 +126,12 @@ struct MilterDoor::Impl {
     asio::post(io, [this, key] { policy::prefetch(lookup, key, io.get_executor()); });
   }
 
-  // The lookup on the io thread, waited for at most options.wait on this thread.
-  std::optional<PolicyDecision> decide(const std::string& key) {
+  // The lookup on the io thread, waited for at most `wait` on this thread.
+  std::optional<PolicyDecision> decide(const std::string& key, std::chrono::milliseconds wait) {
     auto p = std::make_shared<std::promise<PolicyDecision>>();
     auto f = p->get_future();
     asio::post(io, [this, key, p] { asio::co_spawn(io, run_lookup(lookup, key, p), asio::detached); });
-    if (f.wait_for(options.wait) != std::future_status::ready) {
+    if (f.wait_for(wait) != std::future_status::ready) {
       ++lookups_late;
       return std::nullopt;
     }
@@ -177,7 +189,7 @@ sfsistat guarded(SMFICTX* ctx, const char* where, F body) {
 sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
   std::shared_lock lock(g_mutex);
-  const bool headers = g_door != nullptr && !g_door->forced.empty();
+  const bool headers = g_door != nullptr && !g_door->rules()->forced.empty();
   unsigned long off = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
   if (!headers) off |= SMFIP_NOHDRS;
   *pf0 = f0 & SMFIF_ADDHDRS;
@@ -209,7 +221,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     if (argv && argv[0]) facts.sender = std::string(policy::strip_angle_brackets(argv[0]));
     if (const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}"))) facts.sasl_user = auth;
     facts.client_address = s.client_address;
-    s.forced_by = door.forced.why(facts);
+    s.forced_by = door.rules()->forced.why(facts);
     return SMFIS_CONTINUE;
   });
 }
@@ -219,11 +231,12 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     ++door.recipients;
     const std::string recipient = argv && argv[0] ? std::string(policy::strip_angle_brackets(argv[0])) : "";
     const std::string key = policy::recipient_lookup_key(recipient);
-    if (!key.empty() && door.options.on_dnssec_bogus == BogusAction::continue_) {
+    const auto rules = door.rules();
+    if (!key.empty() && rules->options.on_dnssec_bogus == BogusAction::continue_) {
       door.prefetch(key);  // the decision cannot change the reply: do not wait for it
     } else if (!key.empty()) {
-      if (auto decision = door.decide(key)) {
-        if (auto refusal = policy::bogus_refusal(*decision, door.options.on_dnssec_bogus)) {
+      if (auto decision = door.decide(key, rules->options.wait)) {
+        if (auto refusal = policy::bogus_refusal(*decision, rules->options.on_dnssec_bogus)) {
           ++door.refused;
           log::info("milter refused recipient", {{"door", "milter"},
                                                  {"recipient", recipient},
@@ -236,7 +249,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         }
       }
     }
-    if (s.forced_by == policy::ForcedBy::none && door.forced.recipient_forced(recipient)) {
+    if (s.forced_by == policy::ForcedBy::none && rules->forced.recipient_forced(recipient)) {
       s.forced_by = policy::ForcedBy::recipient_domain;
     }
     return SMFIS_CONTINUE;
@@ -324,6 +337,12 @@ MilterDoor::MilterDoor(PolicyLookup& lookup, asio::io_context& io, policy::Recep
   if (g_constructed) throw MilterError("only one milter door per process (libmilter is process-global)");
   g_constructed = true;
   g_door = impl_.get();
+}
+
+void MilterDoor::set_reception(policy::ReceptionOptions options, policy::ForcedTls forced) {
+  auto fresh = std::make_shared<const Impl::Rules>(Impl::Rules{std::move(options), std::move(forced)});
+  std::lock_guard lock(impl_->rules_mutex);
+  impl_->rules_now = std::move(fresh);
 }
 
 MilterDoor::~MilterDoor() {

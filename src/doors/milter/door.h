@@ -95,6 +95,9 @@ class MilterDoor {
   // address, which stop() connects to in order to wake libmilter's accept loop; within
   // about 5 s for a host name.
   void stop();
+  // Replaces the reception rules (a SIGHUP reload), from any thread: callbacks already running
+  // finish with the rules they started with; the next callback uses the new ones.
+  void set_reception(policy::ReceptionOptions options, policy::ForcedTls forced);
 
   // The unix socket path, when listening on one (for chown before the privilege drop).
   std::optional<std::string> unix_path() const;

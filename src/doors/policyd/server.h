@@ -80,6 +80,12 @@ class PolicydDoor {
 
   DoorStats stats() const;
   const policy::ReceptionOptions& options() const { return options_; }
+  // Replaces the reception rules (a SIGHUP reload). Call on the door's executor thread; an
+  // open connection keeps its idle timeout, its next request uses the new rules.
+  void set_reception(policy::ReceptionOptions options, policy::ForcedTls forced) {
+    options_ = std::move(options);
+    forced_ = std::move(forced);
+  }
 
  private:
   struct Connection;

@@ -79,6 +79,9 @@ class SocketmapDoor {
   SocketmapDoor& operator=(const SocketmapDoor&) = delete;
 
   void set_log(DoorLog log) { log_ = std::move(log); }
+  // Replaces the answer options (a SIGHUP reload). Call on the door's executor thread: the
+  // next answer formatted uses them.
+  void set_options(AnswerOptions options) { options_ = options; }
 
   // Serves one accepted connection until the peer closes, an error, or the idle timeout.
   // Never throws. Typical use: co_spawn(ex, door.serve(std::move(socket)), asio::detached).
