@@ -236,6 +236,28 @@ TEST_F(StsWorld, HangingServerHitsTheDeadline) {
   EXPECT_EQ(d.result_type, "sts-policy-fetch-error");
 }
 
+TEST_F(StsWorld, HangingDnsHitsTheFetchDeadline) {
+  // mta-sts.hang.test is under a delegation to a server that never answers; the resolver's
+  // own timeout (3 s) is longer than this fetch's deadline (1 s).
+  auto opts = world_fetch_options();
+  opts.timeout = 1s;
+  auto fetcher = https::make_sts_fetcher(*resolver_, opts);
+  auto start = std::chrono::steady_clock::now();
+  std::optional<StsFetchResult> result;
+  std::chrono::steady_clock::duration took{};
+  io_->restart();
+  asio::co_spawn(*io_, fetcher->fetch("hang.test"), [&](std::exception_ptr e, StsFetchResult r) {
+    if (e) std::rethrow_exception(e);
+    took = std::chrono::steady_clock::now() - start;
+    result = std::move(r);
+  });
+  io_->run();  // also waits for the abandoned lookups to end
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->error, Error::timeout) << result->detail;
+  EXPECT_GE(took, 900ms);
+  EXPECT_LT(took, 2500ms);
+}
+
 TEST_F(StsWorld, SsrfGuardRefusesLoopbackWhenNotAllowed) {
   auto fetcher = https::make_sts_fetcher(*resolver_, world_fetch_options(/*allow_private=*/false));
   auto r = fetch_with(*fetcher, "sts.test");
