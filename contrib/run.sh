@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 [ -n "${TLSFENCE_SKIP_DEPS:-}" ] || contrib/install-deps.sh
 
 cmake --preset default
-cmake --build --preset default
+# Only what this script runs (and the CLI, for `tlsfence query`): contrib/test.sh builds the rest.
+cmake --build --preset default --target tlsfenced tlsfence
 
 # State of the development config: SQLite files and reports under ./var/. libunbound keeps
 # the RFC 5011 trust anchor up to date, so it needs a writable copy of Debian's root.key.
