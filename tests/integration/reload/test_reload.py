@@ -5,7 +5,8 @@ tlsfenced runs on a copy of the world's config; the test rewrites that copy and 
  - a new [local] override answers at once over the socketmap (nosuch.test: NOTFOUND → OK encrypt);
  - a bad override rule refuses the whole reload, the log names the rule, the old answers stay;
  - [socketmap] enforce-testing = yes makes ststesting.test's cached NOTFOUND an MTA-STS answer;
- - a new [reception] forced-tls-sender reaches the policy-delegation door (DUNNO → FILTER).
+ - a new [reception] forced-tls-sender reaches the policy-delegation door (DUNNO → FILTER)
+   and the milter door (no header → `X-TLSfence: forced-tls`, checked with miltertest).
 Usage: test_reload.py TLSFENCED [unittest args]
 """
 import os
@@ -64,13 +65,16 @@ class Reload(unittest.TestCase):
         self.write_config("")
         self.sm = os.path.join(self.tmp, "sm.sock")
         self.policy = os.path.join(self.tmp, "policy.sock")
+        self.milter = os.path.join(self.tmp, "milter.sock")
         self.log_path = os.path.join(self.tmp, "tlsfenced.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [TLSFENCED, "--config", self.conf, "--cache.db=" + os.path.join(self.tmp, "cache.db"),
-             "--socketmap.listen=unix:" + self.sm, "--policy.listen=unix:" + self.policy, "--milter.listen="],
+             "--socketmap.listen=unix:" + self.sm, "--policy.listen=unix:" + self.policy,
+             "--milter.listen=unix:" + self.milter],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.wait_log(r"listening door=policy", 60)
+        self.wait_log(r"milter listening", 60)
 
     def tearDown(self):
         if self.proc.poll() is None:
@@ -138,6 +142,12 @@ class Reload(unittest.TestCase):
         self.assertIsNotNone(m, reply)
         return m.group(1)
 
+    def milter_marks(self, forced):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forced_sender.lua")
+        env = dict(os.environ, MILTER_SOCKET="unix:" + self.milter, FORCED="yes" if forced else "no")
+        r = subprocess.run(["miltertest", "-s", script], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_override_bad_rule_and_enforce_testing(self):
         self.assertEqual(self.ask("nosuch.test"), "NOTFOUND ")
         self.assertEqual(self.ask("ststesting.test"), "NOTFOUND ")  # now cached as NOTFOUND
@@ -173,17 +183,26 @@ class Reload(unittest.TestCase):
         self.hup("", r"configuration reloaded")
         self.assertEqual(self.ask("nosuch.test"), "NOTFOUND ")
 
-    def test_reception_rules_reach_the_policy_door(self):
+    def test_reception_rules_reach_the_policy_and_milter_doors(self):
+        if shutil.which("miltertest") is None:
+            self.skipTest("miltertest is not installed (contrib/install-deps.sh)")
         self.assertEqual(self.policy_action("a@forced.example", "b@nosuch.test"), "DUNNO")
+        self.milter_marks(False)
         self.hup("[reception]\nforced-tls-sender = forced.example\nforced-tls-transport = tlsfence-verify\n",
                  r"configuration reloaded")
         self.assertEqual(self.policy_action("a@forced.example", "b@nosuch.test"), "FILTER tlsfence-verify:")
         self.assertEqual(self.policy_action("a@other.example", "b@nosuch.test"), "DUNNO")
+        self.milter_marks(True)
         # A bad forced-TLS rule is refused and the old rules stay.
         after = self.hup("[reception]\nforced-tls-sender = forced.example\nforced-tls-client-network = 10.0.0.1/8\n",
                          r"configuration reload refused")
         self.assertIn("10.0.0.1/8", after)
         self.assertEqual(self.policy_action("a@forced.example", "b@nosuch.test"), "FILTER tlsfence-verify:")
+        self.milter_marks(True)
+        # Rules removed: both doors let the message through unmarked again.
+        self.hup("", r"configuration reloaded")
+        self.assertEqual(self.policy_action("a@forced.example", "b@nosuch.test"), "DUNNO")
+        self.milter_marks(False)
 
 
 if __name__ == "__main__":
