@@ -85,7 +85,11 @@ CliCommand report(CliCommand c, const std::vector<std::string>& rest) {
     if (!out.empty()) c.args.insert(c.args.end(), {"--out", out});
     return c;
   }
-  return usage(c, "expects ingest or build, got " + sub);
+  if (sub == "list") {
+    c.args = {"list"};
+    return c;
+  }
+  return usage(c, "expects ingest, build or list, got " + sub);
 }
 
 }  // namespace

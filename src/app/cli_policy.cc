@@ -119,9 +119,4 @@ int cli_cache(const Config&, const std::vector<std::string>&) {
   return 2;
 }
 
-int cli_report(const Config&, const std::vector<std::string>&) {
-  std::fprintf(stderr, "tlsfence: report: not implemented yet\n");
-  return 2;
-}
-
 }  // namespace tlsfence

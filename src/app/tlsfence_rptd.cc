@@ -1,10 +1,129 @@
 // tlsfence-rptd — the TLS-RPT sidecar: config, logging, signals, privilege drop, sd_notify on
-// the shared Daemon skeleton. Its collectors and the daily report job plug in as Services.
+// the shared Daemon skeleton. Collectors plug in as a Service:
+//   - log followers ([tlsrpt] postfix-log / sendmail-log), polled every second on the io thread;
+//   - the libtlsrpt-compatible datagram socket ([tlsrpt] socket), bound before the privilege drop.
+// Every outcome is committed to tlsrpt.db (with the log position, for followers) before the next
+// line or datagram is looked at.
+#include "tlsfence/asio.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/local/datagram_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <optional>
 #include <variant>
 
 #include "config/load.h"
+#include "parse/tlsrpt_datagram.h"
+#include "rptd/attribution.h"
+#include "rptd/follower.h"
+#include "tlsrpt/store.h"
 #include "util/daemon.h"
 #include "util/log.h"
+
+namespace tlsfence {
+namespace {
+
+class Collectors {
+ public:
+  Collectors(asio::io_context& io, std::shared_ptr<const Config> cfg)
+      : io_(io), cfg_(std::move(cfg)), timer_(io), dgram_(io) {}
+
+  void open() {
+    const auto& path = cfg_->tlsrpt.socket;
+    if (path.empty()) return;
+    ::unlink(path.c_str());
+    dgram_.open();
+    dgram_.bind(asio::local::datagram_protocol::endpoint(path));
+    ::chmod(path.c_str(), 0666);  // any local MTA process may report
+    log::info("datagram socket open", {{"path", path}});
+  }
+
+  void start() {
+    store_ = std::make_unique<tlsrpt::Store>(cfg_->tlsrpt.db);
+    attributor_ = std::make_unique<rptd::Attributor>(cfg_->cache.db);
+    if (!cfg_->tlsrpt.postfix_log.empty()) {
+      followers_.push_back(std::make_unique<rptd::LogFollower>(
+          cfg_->tlsrpt.postfix_log, rptd::LogKind::postfix, *store_, *attributor_));
+    }
+    if (!cfg_->tlsrpt.sendmail_log.empty()) {
+      followers_.push_back(std::make_unique<rptd::LogFollower>(
+          cfg_->tlsrpt.sendmail_log, rptd::LogKind::sendmail, *store_, *attributor_));
+    }
+    if (dgram_.is_open()) receive();
+    tick();
+  }
+
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+    boost::system::error_code ec;
+    dgram_.close(ec);
+  }
+
+ private:
+  void tick() {
+    for (auto& f : followers_) {
+      try {
+        f->poll();
+      } catch (const std::exception& e) {
+        log::error("log follower failed, retrying", {{"source", f->source()}, {"error", e.what()}});
+      }
+    }
+    if (stopped_) return;
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec && !stopped_) tick();
+    });
+  }
+
+  void receive() {
+    dgram_.async_receive(asio::buffer(buf_), [this](boost::system::error_code ec, std::size_t n) {
+      if (stopped_) return;
+      if (!ec)
+        handle(std::string_view(buf_.data(), n));
+      else
+        log::warning("datagram receive failed", {{"error", ec.message()}});
+      receive();
+    });
+  }
+
+  void handle(std::string_view bytes) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    try {
+      auto r = parse::parse_tlsrpt_datagram(bytes);
+      if (!r.datagram) {
+        std::string error(parse::to_string(r.error));
+        if (!r.detail.empty()) error += ": " + r.detail;
+        store_->add_rejected({now, "datagram", error, std::string(bytes.substr(0, 4096))});
+        log::info("datagram rejected", {{"error", error}});
+        return;
+      }
+      auto outcomes = tlsrpt::outcomes_from_datagram(*r.datagram, now);
+      store_->add(outcomes);
+    } catch (const std::exception& e) {
+      log::error("datagram not stored", {{"error", e.what()}});
+    }
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<const Config> cfg_;
+  asio::steady_timer timer_;
+  asio::local::datagram_protocol::socket dgram_;
+  std::array<char, 256 * 1024> buf_{};  // larger than any valid datagram: oversized ones are seen whole
+  std::unique_ptr<tlsrpt::Store> store_;
+  std::unique_ptr<rptd::Attributor> attributor_;
+  std::vector<std::unique_ptr<rptd::LogFollower>> followers_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+}  // namespace tlsfence
 
 int main(int argc, char** argv) {
   using namespace tlsfence;
@@ -15,5 +134,11 @@ int main(int argc, char** argv) {
 
   config::CommandLine cmd = s.command_line;
   Daemon daemon("tlsfence-rptd", s.config, [cmd] { return config::load(cmd, nullptr); });
+  auto collectors = std::make_shared<Collectors>(daemon.io(), s.config);
+  daemon.add_service(Service{"collectors",
+                             [collectors] { collectors->open(); },
+                             [collectors] { collectors->start(); },
+                             [collectors] { collectors->stop(); },
+                             {}});
   return daemon.run();
 }
