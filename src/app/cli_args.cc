@@ -64,7 +64,7 @@ CliCommand report(CliCommand c, const std::vector<std::string>& rest) {
     std::string* slot = nullptr;
     if (sub == "ingest" && opt == "--postfix-log") slot = &postfix_log;
     if (sub == "ingest" && opt == "--sendmail-log") slot = &sendmail_log;
-    if (sub == "build" && opt == "--day") slot = &day;
+    if ((sub == "build" || sub == "send") && opt == "--day") slot = &day;
     if (sub == "build" && opt == "--out") slot = &out;
     if (slot == nullptr) return usage(c, "unknown option " + opt + " for " + sub);
     if (!slot->empty()) return usage(c, opt + " given twice");
@@ -83,6 +83,11 @@ CliCommand report(CliCommand c, const std::vector<std::string>& rest) {
     if (!valid_day(day)) return usage(c, "--day expects YYYY-MM-DD, got " + day);
     c.args = {"build", "--day", day};
     if (!out.empty()) c.args.insert(c.args.end(), {"--out", out});
+    return c;
+  }
+  if (sub == "send") {
+    if (day.empty() || !valid_day(day)) return usage(c, "send expects --day YYYY-MM-DD");
+    c.args = {"send", "--day", day};
     return c;
   }
   if (sub == "list") {

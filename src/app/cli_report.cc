@@ -5,11 +5,13 @@
 // the domain publishes an `_smtp._tls` record: writing a file sends nothing, and the operator
 // may want to look at it. Only delivery needs the record's rua.
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
 #include "app/cli_commands.h"
 #include "rptd/attribution.h"
+#include "rptd/delivery.h"
 #include "rptd/follower.h"
 #include "tlsrpt/report.h"
 #include "tlsrpt/store.h"
@@ -50,11 +52,60 @@ int report_build(const Config& cfg, const std::string& day_text, std::string out
   return 0;
 }
 
+// Builds the day's reports (into the outbox) and delivers each to the mailto: rua of its
+// domain's `_smtp._tls` record. https: rua are recorded as not attempted (not implemented yet).
+int report_send(const Config& cfg, const std::string& day_text) {
+  const auto day = tlsrpt::parse_day(day_text);
+  if (!day) {
+    std::fprintf(stderr, "tlsfence: report send: bad day %s\n", day_text.c_str());
+    return 2;
+  }
+  tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
+  const tlsrpt::ReportMeta meta{cfg.tlsrpt.organization_name, cfg.tlsrpt.contact_info, cfg.tlsrpt.submitter};
+  const std::filesystem::path outbox = cfg.tlsrpt.outbox;
+  int status = 0;
+  for (const auto& d : store.day_aggregates(*day)) {
+    std::string error;
+    auto record = rptd::lookup_tlsrpt_record(cfg, d.policy_domain, error);
+    if (!record) {
+      std::cout << d.policy_domain << ": no report (" << error << ")\n";
+      continue;
+    }
+    const auto built = tlsrpt::build_report(meta, *day, d.policy_domain, d.policies);
+    std::filesystem::create_directories(outbox);
+    tlsrpt::write_report(outbox, built);
+    for (const auto& rua : record->rua) {
+      rptd::DeliveryAttempt a{
+          static_cast<std::int64_t>(std::time(nullptr)), day_text, d.policy_domain, rua.uri, false, ""};
+      if (rua.scheme == parse::TlsrptRua::Scheme::mailto) {
+        tlsrpt::MailEnvelope env;
+        env.from = "tlsrpt-noreply@" + cfg.tlsrpt.submitter;
+        env.to = {rua.target};
+        env.date_unix = a.unix_time;
+        a.detail = rptd::pipe_to_command(cfg.tlsrpt.sendmail_command, tlsrpt::report_mail(meta, built, env));
+        a.ok = a.detail.empty();
+        if (a.ok) a.detail = "sent";
+      } else {
+        a.detail = "https delivery not implemented";
+      }
+      if (!a.ok) status = 1;
+      rptd::record_attempt(outbox, a);
+      std::cout << d.policy_domain << " " << rua.uri << " " << (a.ok ? "ok" : "fail") << " " << a.detail
+                << "\n";
+    }
+  }
+  return status;
+}
+
 int report_list(const Config& cfg) {
   tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
   for (const auto& s : store.summary()) {
     std::cout << tlsrpt::day_string(s.day) << " " << s.policy_domain << " success " << s.successful_sessions
               << " failure " << s.failed_sessions << "\n";
+  }
+  for (const auto& a : rptd::read_attempts(cfg.tlsrpt.outbox)) {
+    std::cout << "delivery " << a.day << " " << a.domain << " " << a.uri << " " << (a.ok ? "ok" : "fail")
+              << " at " << a.unix_time << " " << a.detail << "\n";
   }
   return 0;
 }
@@ -67,6 +118,7 @@ int cli_report(const Config& cfg, const std::vector<std::string>& args) {
     if (args.size() >= 3 && args[0] == "build")
       return report_build(cfg, args[2], args.size() == 5 ? args[4] : "");
     if (args.size() == 1 && args[0] == "list") return report_list(cfg);
+    if (args.size() == 3 && args[0] == "send") return report_send(cfg, args[2]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tlsfence: report: %s\n", e.what());
     return 2;
