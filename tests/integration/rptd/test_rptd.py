@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""tlsfence-rptd / `tlsfence report` against the running test world (tests/world/DOMAINS.md).
+
+usage: test_rptd.py TLSFENCE_RPTD TLSFENCE
+"""
+import datetime
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+RPTD = TLSFENCE = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "world"))
+
+
+def world_env():
+    env = {}
+    with open("/tmp/tlsfence-world/world.env") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v
+    return env
+
+
+W = None
+
+
+def qid(i):
+    return "D%08X" % i
+
+
+def session(i, domain):
+    pid = 2000 + i % 13
+    return (f"Nov 22 07:09:30 sender postfix/smtp[{pid}]: Verified TLS connection established to mx1.{domain}"
+            f"[192.0.2.14]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n"
+            f"Nov 22 07:09:30 sender postfix/smtp[{pid}]: {qid(i)}: to=<user@{domain}>, relay=mx1.{domain}"
+            f"[192.0.2.14]:25, delay=0.06, delays=0.01/0/0.04/0.01, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n")
+
+
+class Rptd(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rptd-it-")
+        self.db = os.path.join(self.dir, "tlsrpt.db")
+        self.outbox = os.path.join(self.dir, "outbox")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def opts(self, db=None, **extra):
+        o = ["--config", W["WORLD_TLSFENCE_CONF"], f"--tlsrpt.db={db or self.db}",
+             f"--tlsrpt.outbox={self.outbox}", "--tlsrpt.submitter=sender.test", "--daemon.user=",
+             f"--cache.db={os.path.join(self.dir, 'cache.db')}"]
+        for k, v in extra.items():
+            o.append(f"--tlsrpt.{k.replace('_', '-')}={v}")
+        return o
+
+    def cli(self, *args, db=None, check=True, **extra):
+        r = subprocess.run([TLSFENCE] + self.opts(db, **extra) + list(args), capture_output=True, text=True,
+                           timeout=120)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def counts(self, db=None, check=True):
+        out = {}
+        for line in self.cli("report", "list", db=db, check=check).splitlines():
+            f = line.split()
+            if len(f) == 6 and f[2] == "success":
+                out[(f[0], f[1])] = (int(f[3]), int(f[5]))
+        return out
+
+    def start_rptd(self, **extra):
+        p = subprocess.Popen([RPTD] + self.opts(**extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def wait_total(self, want, seconds=300, db=None):
+        deadline = time.time() + seconds
+        total = -1
+        while time.time() < deadline:
+            # the daemon may be creating the file: a read-only open can fail until its schema is there
+            total = sum(s + f for s, f in self.counts(db, check=False).values())
+            if total >= want:
+                return total
+            time.sleep(0.5)
+        return total
+
+    def test_kill9_mid_ingestion_then_restart_equals_one_pass(self):
+        log = os.path.join(self.dir, "mail.log")
+        n = 40000
+        with open(log, "w") as f:
+            for i in range(n):
+                f.write(session(i, "bulk%d.test" % (i % 5)))
+                if i % 1000 == 0:
+                    f.write("garbage line that is no log line\n")
+        p = self.start_rptd(postfix_log=log, socket="")
+        # Kill as soon as part of the file is committed.
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if os.path.exists(self.db) and 0 < sum(s for s, _ in self.counts(check=False).values()) < n:
+                break
+            time.sleep(0.05)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        partial = sum(s for s, _ in self.counts().values())
+        self.assertLess(partial, n)
+        self.start_rptd(postfix_log=log, socket="")
+        self.assertEqual(self.wait_total(n), n)
+        time.sleep(2)
+        clean_db = os.path.join(self.dir, "clean.db")
+        self.cli("report", "ingest", "--postfix-log", log, db=clean_db)
+        self.assertEqual(self.counts(), self.counts(clean_db))
+        self.assertEqual(sum(s for s, _ in self.counts().values()), n)
+
+    def test_rotation_mid_stream(self):
+        log = os.path.join(self.dir, "mail.log")
+        with open(log, "w") as f:
+            f.write("".join(session(i, "rot.test") for i in range(100)))
+        self.start_rptd(postfix_log=log, socket="")
+        self.assertEqual(self.wait_total(100, 60), 100)
+        with open(log, "a") as f:
+            f.write("".join(session(i, "rot.test") for i in range(100, 150)))
+        os.rename(log, log + ".1")
+        with open(log, "w") as f:
+            f.write("".join(session(i, "rot.test") for i in range(150, 250)))
+        self.assertEqual(self.wait_total(250, 60), 250)
+        time.sleep(2.5)  # a few more polls: nothing doubled
+        self.assertEqual(sum(s for s, _ in self.counts().values()), 250)
+
+    def test_datagrams_valid_invalid_oversized(self):
+        sock_path = os.path.join(self.dir, "tlsrpt.sock")
+        self.start_rptd(socket=sock_path, postfix_log="")
+        deadline = time.time() + 30
+        while not os.path.exists(sock_path) and time.time() < deadline:
+            time.sleep(0.1)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        valid = (b'{"dpv":1,"d":"dgram.test","pr":"v=TLSRPTv1; rua=mailto:r@dgram.test",'
+                 b'"policies":[{"policy-type":9,"policy-domain":"dgram.test","f":0}]}')
+        for payload in [b"not json", b"{}", b"[1,2]", b"{" * 70000, valid, valid]:
+            s.sendto(payload, sock_path)
+        self.assertEqual(self.wait_total(2, 30), 2)
+        self.assertEqual(self.counts()[(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+                                        "dgram.test")], (2, 0))
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        self.assertEqual(con.execute("select count(*) from rejected_input").fetchone()[0], 4)
+        self.assertIsNone(self.procs[0].poll())  # still running
+
+    def test_world_traffic_report_and_mail(self):
+        out_sh = os.path.join(WORLD_DIR, "postfix-out.sh")
+        postlog = W["WORLD_POSTFIX_OUT_LOG"]
+        day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        self.cli("report", "ingest", "--postfix-log", postlog)  # baseline: what earlier tests sent
+        before = self.counts().get((day, "sts.test"), (0, 0))
+        after_line = subprocess.run([out_sh, "log-lines"], capture_output=True, text=True).stdout.strip()
+        r = subprocess.run([out_sh, "send", "rptd@sender.test", "user@sts.test"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run([out_sh, "wait-log", r"to=<user@sts\.test>.*status=sent", "60", after_line],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, "no delivery to sts.test in the log")
+        time.sleep(1)
+        self.cli("report", "ingest", "--postfix-log", postlog)
+        after = self.counts()[(day, "sts.test")]
+        self.assertEqual(after[0], before[0] + 1)
+        # build writes the files, sends nothing
+        files = self.cli("report", "build", "--day", day, "--out", os.path.join(self.dir, "built")).split()
+        self.assertTrue(any("!sts.test!" in f and f.endswith(".json.gz") for f in files), files)
+        # send: the mail travels through postfix-out to reports.test
+        maildir = os.path.join(W["WORLD_MAIL"], "reports.test", "new")
+        seen = set(os.listdir(maildir)) if os.path.isdir(maildir) else set()
+        out = self.cli("report", "send", "--day", day, check=False,
+                       sendmail_command=f"/usr/sbin/sendmail -C {W['WORLD_POSTFIX_OUT']} -i -t")
+        self.assertIn("sts.test mailto:tlsrpt@reports.test ok", out)
+        deadline = time.time() + 60
+        found = None
+        while time.time() < deadline and not found:
+            if os.path.isdir(maildir):
+                for name in set(os.listdir(maildir)) - seen:
+                    with open(os.path.join(maildir, name), errors="replace") as f:
+                        text = f.read()
+                    if "TLS-Report-Domain: sts.test" in text:
+                        found = text
+            time.sleep(0.5)
+        self.assertIsNotNone(found, "report mail did not reach reports.test")
+        self.assertIn('multipart/report; report-type="tlsrpt"', found)
+        self.assertIn("application/tlsrpt+gzip", found)
+        self.assertIn("delivery " + day + " sts.test mailto:tlsrpt@reports.test ok", self.cli("report", "list"))
+
+
+if __name__ == "__main__":
+    RPTD, TLSFENCE = sys.argv[1], sys.argv[2]
+    W = world_env()
+    unittest.main(argv=sys.argv[:1], verbosity=2)
