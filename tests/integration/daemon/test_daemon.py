@@ -102,7 +102,8 @@ class Base(unittest.TestCase):
                 "[socketmap]\nlisten = unix:%s/run/socketmap.sock\n"
                 "[policy]\nlisten = inet:127.0.0.1:%d\n"
                 "[milter]\nlisten =\n"
-                "[tlsrpt]\nsocket =\n%s") % (self.tmp, free_port(), extra)
+                "[tlsrpt]\nsocket =\ndb = %s/tlsrpt.db\noutbox = %s/reports\n%s") % (
+                    self.tmp, free_port(), self.tmp, self.tmp, extra)
 
     def term_and_time(self, r):
         t0 = time.monotonic()
@@ -179,6 +180,17 @@ class ConfigErrors(Base):
 
 
 class Daemon(Base):
+    def assert_policy_door_answers(self, port, host="127.0.0.1"):
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.sendall(b"request=smtpd_access_policy\nprotocol_state=CONNECT\n\n")
+            reply = b""
+            while not reply.endswith(b"\n\n"):
+                chunk = s.recv(1000)
+                if not chunk:
+                    break
+                reply += chunk
+            self.assertEqual(reply, b"action=DUNNO\n\n")
+
     def test_listens_reloads_and_stops(self):
         conf = self.write("t.conf", self.base_config())
         port = int(re.search(r"inet:127\.0\.0\.1:(\d+)", self.read(conf)).group(1))
@@ -186,15 +198,14 @@ class Daemon(Base):
         r.wait_for(r"info: started ")
         sock_path = os.path.join(self.tmp, "run", "socketmap.sock")
         self.assertEqual(os.stat(sock_path).st_mode & 0o777, 0o660)
-        # Both listeners accept; without a door the connection is closed at once.
+        # Both listeners accept and their doors answer: the socketmap door answers Postfix's
+        # parent-domain probe without a lookup, the policy door a non-RCPT request with DUNNO.
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(5)
             s.connect(sock_path)
-            self.assertEqual(s.recv(1), b"")
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            self.assertEqual(s.recv(1), b"")
-        r.wait_for(r"door not enabled door=socketmap")
-        r.wait_for(r"door not enabled door=policy")
+            s.sendall(b"22:tlspolicy .example.org,")
+            self.assertEqual(s.recv(100), b"9:NOTFOUND ,")
+        self.assert_policy_door_answers(port)
 
         # A good reload.
         n = len(r.text())
@@ -207,8 +218,7 @@ class Daemon(Base):
         text = r.wait_for(r"configuration reload refused", after=n)
         self.assertRegex(text[n:], re.escape(conf) + r":\d+: dns\.timeout")
         self.assertIsNone(r.proc.poll())
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            self.assertEqual(s.recv(1), b"")
+        self.assert_policy_door_answers(port)
 
         rc, took = self.term_and_time(r)
         self.assertEqual(rc, 0, r.text())
@@ -243,8 +253,7 @@ class Daemon(Base):
         r = self.start("tlsfenced", "--config", self.write("t.conf", self.base_config()),
                        "--policy.listen=inet:[::1]:%d" % port)
         r.wait_for(r"info: started ")
-        with socket.create_connection(("::1", port), timeout=5) as s:
-            self.assertEqual(s.recv(1), b"")
+        self.assert_policy_door_answers(port, host="::1")
 
     def test_stale_socket_replaced(self):
         os.mkdir(os.path.join(self.tmp, "run"))
