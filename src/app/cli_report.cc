@@ -52,8 +52,6 @@ int report_build(const Config& cfg, const std::string& day_text, std::string out
   return 0;
 }
 
-// Builds the day's reports (into the outbox) and delivers each to the mailto: rua of its
-// domain's `_smtp._tls` record. https: rua are recorded as not attempted (not implemented yet).
 int report_send(const Config& cfg, const std::string& day_text) {
   const auto day = tlsrpt::parse_day(day_text);
   if (!day) {
@@ -61,40 +59,8 @@ int report_send(const Config& cfg, const std::string& day_text) {
     return 2;
   }
   tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
-  const tlsrpt::ReportMeta meta{cfg.tlsrpt.organization_name, cfg.tlsrpt.contact_info, cfg.tlsrpt.submitter};
-  const std::filesystem::path outbox = cfg.tlsrpt.outbox;
-  int status = 0;
-  for (const auto& d : store.day_aggregates(*day)) {
-    std::string error;
-    auto record = rptd::lookup_tlsrpt_record(cfg, d.policy_domain, error);
-    if (!record) {
-      std::cout << d.policy_domain << ": no report (" << error << ")\n";
-      continue;
-    }
-    const auto built = tlsrpt::build_report(meta, *day, d.policy_domain, d.policies);
-    std::filesystem::create_directories(outbox);
-    tlsrpt::write_report(outbox, built);
-    for (const auto& rua : record->rua) {
-      rptd::DeliveryAttempt a{
-          static_cast<std::int64_t>(std::time(nullptr)), day_text, d.policy_domain, rua.uri, false, ""};
-      if (rua.scheme == parse::TlsrptRua::Scheme::mailto) {
-        tlsrpt::MailEnvelope env;
-        env.from = "tlsrpt-noreply@" + cfg.tlsrpt.submitter;
-        env.to = {rua.target};
-        env.date_unix = a.unix_time;
-        a.detail = rptd::pipe_to_command(cfg.tlsrpt.sendmail_command, tlsrpt::report_mail(meta, built, env));
-        a.ok = a.detail.empty();
-        if (a.ok) a.detail = "sent";
-      } else {
-        a.detail = "https delivery not implemented";
-      }
-      if (!a.ok) status = 1;
-      rptd::record_attempt(outbox, a);
-      std::cout << d.policy_domain << " " << rua.uri << " " << (a.ok ? "ok" : "fail") << " " << a.detail
-                << "\n";
-    }
-  }
-  return status;
+  const auto r = rptd::deliver_day(cfg, store, *day, std::cout);
+  return r.failed == 0 ? 0 : 1;
 }
 
 int report_list(const Config& cfg) {

@@ -1,7 +1,12 @@
 // tlsfence-rptd — the TLS-RPT sidecar: config, logging, signals, privilege drop, sd_notify on
 // the shared Daemon skeleton. Collectors plug in as a Service:
 //   - log followers ([tlsrpt] postfix-log / sendmail-log), polled every second on the io thread;
-//   - the libtlsrpt-compatible datagram socket ([tlsrpt] socket), bound before the privilege drop.
+//   - the libtlsrpt-compatible datagram socket ([tlsrpt] socket), bound before the privilege drop;
+//   - the daily report job: after each UTC midnight + a random delay (0..3600 s; the environment
+//     variable TLSFENCE_RPTD_REPORT_DELAY=SECONDS fixes it, for tests), yesterday's reports are
+//     built into the outbox and, with [tlsrpt] deliver = yes, delivered (rptd/delivery.h).
+//     Failed rua are retried after 5 min, doubling, for up to 24 h; rua already delivered are
+//     skipped. The job blocks the io thread while it runs (followers resume afterwards).
 // Every outcome is committed to tlsrpt.db (with the log position, for followers) before the next
 // line or datagram is looked at.
 #include "tlsfence/asio.h"
@@ -13,14 +18,18 @@
 #include <boost/asio/local/datagram_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <random>
+#include <sstream>
 #include <variant>
 
 #include "config/load.h"
 #include "parse/tlsrpt_datagram.h"
 #include "rptd/attribution.h"
+#include "rptd/delivery.h"
 #include "rptd/follower.h"
 #include "tlsrpt/store.h"
 #include "util/daemon.h"
@@ -32,7 +41,7 @@ namespace {
 class Collectors {
  public:
   Collectors(asio::io_context& io, std::shared_ptr<const Config> cfg)
-      : io_(io), cfg_(std::move(cfg)), timer_(io), dgram_(io) {}
+      : io_(io), cfg_(std::move(cfg)), timer_(io), report_timer_(io), dgram_(io) {}
 
   void open() {
     const auto& path = cfg_->tlsrpt.socket;
@@ -57,11 +66,15 @@ class Collectors {
     }
     if (dgram_.is_open()) receive();
     tick();
+    schedule_report(next_midnight() + report_delay(), 0);
   }
+
+  void reload(std::shared_ptr<const Config> cfg) { cfg_ = std::move(cfg); }
 
   void stop() {
     stopped_ = true;
     timer_.cancel();
+    report_timer_.cancel();
     boost::system::error_code ec;
     dgram_.close(ec);
   }
@@ -80,6 +93,61 @@ class Collectors {
     timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec && !stopped_) tick();
     });
+  }
+
+  static std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+  static std::int64_t next_midnight() { return (tlsrpt::utc_day(now_unix()) + 1) * 86400; }
+  static std::int64_t report_delay() {
+    if (const char* e = std::getenv("TLSFENCE_RPTD_REPORT_DELAY")) return std::atoll(e);
+    std::random_device rd;
+    return std::uniform_int_distribution<std::int64_t>(0, 3600)(rd);
+  }
+
+  // Runs the report job for day (when - 1 day) at unix time `at`; `attempt` counts retries.
+  void schedule_report(std::int64_t at, int attempt) {
+    report_timer_.expires_after(std::chrono::seconds(std::max<std::int64_t>(0, at - now_unix())));
+    report_timer_.async_wait([this, at, attempt](boost::system::error_code ec) {
+      if (ec || stopped_) return;
+      const std::int64_t day = tlsrpt::utc_day(at) - 1;
+      run_report(day, attempt, at);
+    });
+  }
+
+  void run_report(std::int64_t day, int attempt, std::int64_t at) {
+    std::size_t failed = 0;
+    try {
+      std::ostringstream out;
+      if (cfg_->tlsrpt.deliver) {
+        auto r = rptd::deliver_day(*cfg_, *store_, day, out);
+        failed = r.failed;
+        log::info("daily reports", {{"day", tlsrpt::day_string(day)},
+                                    {"reports", std::to_string(r.reports)},
+                                    {"delivered", std::to_string(r.delivered)},
+                                    {"failed", std::to_string(r.failed)}});
+      } else {
+        const tlsrpt::ReportMeta meta{cfg_->tlsrpt.organization_name, cfg_->tlsrpt.contact_info,
+                                      cfg_->tlsrpt.submitter};
+        for (const auto& d : store_->day_aggregates(day)) {
+          tlsrpt::write_report(cfg_->tlsrpt.outbox,
+                               tlsrpt::build_report(meta, day, d.policy_domain, d.policies));
+        }
+        log::info("daily reports built (deliver = no)", {{"day", tlsrpt::day_string(day)}});
+      }
+    } catch (const std::exception& e) {
+      log::error("daily report job failed", {{"day", tlsrpt::day_string(day)}, {"error", e.what()}});
+      failed = 1;
+    }
+    const std::int64_t first = (day + 1) * 86400;
+    const std::int64_t retry = now_unix() + (std::int64_t{300} << std::min(attempt, 10));
+    if (failed > 0 && retry < first + 86400) {
+      // Same day again later; `at` keeps naming the job's day.
+      report_timer_.expires_after(std::chrono::seconds(retry - now_unix()));
+      report_timer_.async_wait([this, day, attempt, at](boost::system::error_code ec) {
+        if (!ec && !stopped_) run_report(day, attempt + 1, at);
+      });
+      return;
+    }
+    schedule_report(next_midnight() + report_delay(), 0);
   }
 
   void receive() {
@@ -114,6 +182,7 @@ class Collectors {
   asio::io_context& io_;
   std::shared_ptr<const Config> cfg_;
   asio::steady_timer timer_;
+  asio::steady_timer report_timer_;
   asio::local::datagram_protocol::socket dgram_;
   std::array<char, 256 * 1024> buf_{};  // larger than any valid datagram: oversized ones are seen whole
   std::unique_ptr<tlsrpt::Store> store_;

@@ -5,8 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -115,6 +116,54 @@ std::vector<DeliveryAttempt> read_attempts(const std::filesystem::path& outbox) 
     out.push_back(a);
   }
   return out;
+}
+
+DayDelivery deliver_day(const Config& cfg, tlsrpt::Store& store, std::int64_t day, std::ostream& out) {
+  DayDelivery result;
+  const tlsrpt::ReportMeta meta{cfg.tlsrpt.organization_name, cfg.tlsrpt.contact_info, cfg.tlsrpt.submitter};
+  const std::filesystem::path outbox = cfg.tlsrpt.outbox;
+  const std::string day_text = tlsrpt::day_string(day);
+  const auto earlier = read_attempts(outbox);
+  for (const auto& d : store.day_aggregates(day)) {
+    std::string error;
+    auto record = lookup_tlsrpt_record(cfg, d.policy_domain, error);
+    if (!record) {
+      out << d.policy_domain << ": no report (" << error << ")\n";
+      continue;
+    }
+    const auto built = tlsrpt::build_report(meta, day, d.policy_domain, d.policies);
+    std::filesystem::create_directories(outbox);
+    tlsrpt::write_report(outbox, built);
+    ++result.reports;
+    for (const auto& rua : record->rua) {
+      bool done = false;
+      for (const auto& e : earlier) {
+        if (e.ok && e.day == day_text && e.domain == d.policy_domain && e.uri == rua.uri) done = true;
+      }
+      if (done) {
+        ++result.skipped;
+        out << d.policy_domain << " " << rua.uri << " already delivered\n";
+        continue;
+      }
+      DeliveryAttempt a{
+          static_cast<std::int64_t>(std::time(nullptr)), day_text, d.policy_domain, rua.uri, false, ""};
+      if (rua.scheme == parse::TlsrptRua::Scheme::mailto) {
+        tlsrpt::MailEnvelope env;
+        env.from = "tlsrpt-noreply@" + cfg.tlsrpt.submitter;
+        env.to = {rua.target};
+        env.date_unix = a.unix_time;
+        a.detail = pipe_to_command(cfg.tlsrpt.sendmail_command, tlsrpt::report_mail(meta, built, env));
+        a.ok = a.detail.empty();
+        if (a.ok) a.detail = "sent";
+      } else {
+        a.detail = "https delivery not implemented";
+      }
+      a.ok ? ++result.delivered : ++result.failed;
+      record_attempt(outbox, a);
+      out << d.policy_domain << " " << rua.uri << " " << (a.ok ? "ok" : "fail") << " " << a.detail << "\n";
+    }
+  }
+  return result;
 }
 
 }  // namespace tlsfence::rptd

@@ -5,6 +5,7 @@
 // OUTBOX/deliveries.log ("UNIX-TIME DAY DOMAIN URI ok|fail DETAIL").
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,22 @@ struct DeliveryAttempt {
 };
 void record_attempt(const std::filesystem::path& outbox, const DeliveryAttempt& a);
 std::vector<DeliveryAttempt> read_attempts(const std::filesystem::path& outbox);
+
+}  // namespace tlsfence::rptd
+
+namespace tlsfence::rptd {
+
+struct DayDelivery {
+  std::size_t reports = 0;    // domains with a valid record: report written to the outbox
+  std::size_t delivered = 0;  // rua delivered now
+  std::size_t skipped = 0;    // rua already delivered earlier (deliveries.log)
+  std::size_t failed = 0;     // rua that failed now (retry later)
+};
+
+// Builds `day`'s reports into the outbox and delivers each to every rua of its domain's
+// `_smtp._tls` record (domains without exactly one valid record get none), skipping rua already
+// delivered for that day. mailto: through [tlsrpt] sendmail-command; https: not implemented yet
+// (recorded as a failure). One line per domain / attempt is written to `out`. Blocking.
+DayDelivery deliver_day(const Config& cfg, tlsrpt::Store& store, std::int64_t day, std::ostream& out);
 
 }  // namespace tlsfence::rptd
