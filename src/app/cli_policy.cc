@@ -114,9 +114,4 @@ int cli_check(const Config&, bool, const std::string&) {
   return 2;
 }
 
-int cli_cache(const Config&, const std::vector<std::string>&) {
-  std::fprintf(stderr, "tlsfence: cache: not implemented yet\n");
-  return 2;
-}
-
 }  // namespace tlsfence

@@ -98,4 +98,13 @@ void PolicyStack::reconfigure(const Config& config) {
 
 PolicyStack::~PolicyStack() = default;
 
+std::vector<std::string> PolicyStack::state_files() const {
+  std::vector<std::string> files;
+  if (db_) {
+    for (const char* suffix : {"", "-wal", "-shm"}) files.push_back(db_->path() + suffix);
+  }
+  if (dns_ && !dns_->trust_anchor_in_use().empty()) files.push_back(dns_->trust_anchor_in_use());
+  return files;
+}
+
 }  // namespace tlsfence

@@ -4,6 +4,8 @@
 // Used by tlsfenced (persisting) and by `tlsfence query/explain` (reading cache.db only, so
 // the command answers exactly what the daemon would, without writing the daemon's file).
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "policy/cache.h"
 #include "policy/service.h"
@@ -34,6 +36,9 @@ class PolicyStack {
   policy::PolicyService& service() { return *service_; }
   policy::PolicyCache& cache() { return *cache_; }
   std::size_t loaded() const { return loaded_; }  // entries restored from cache.db
+  // Files the stack writes while running (cache.db and its WAL/SHM, the trust-anchor copy
+  // libunbound updates): a daemon started as root hands them to daemon.user before the drop.
+  std::vector<std::string> state_files() const;
 
   // A SIGHUP reload: applies the new [local] override rules and [socketmap] enforce-testing
   // to the PolicyService (on the io thread). Throws policy::OverrideError naming a bad rule,

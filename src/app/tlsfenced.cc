@@ -9,7 +9,12 @@
 // then hands [local] override and [socketmap] enforce-testing to the PolicyService, the
 // [socketmap] answer options to the socketmap door and the [reception] rules to the policy and
 // milter doors. Everything else (DNS, MTA-STS, cache, listen addresses) needs a restart.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <variant>
 
@@ -23,6 +28,7 @@
 #include "policy/reception.h"
 #include "util/daemon.h"
 #include "util/log.h"
+#include "util/privileges.h"
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
 // allocator (thread_info_base.hpp).
@@ -96,6 +102,27 @@ Service policy_settings_service(PolicyStack& stack, socketmap::SocketmapDoor& so
   return s;
 }
 
+// Started as root with a daemon.user: the files the daemon keeps writing after the drop
+// (cache.db, its WAL and SHM, the trust-anchor copy) were created by root; hand them to the
+// user while still privileged. Only these named files, never their directory.
+Service state_files_service(const PolicyStack& stack, const Config& cfg) {
+  Service s;
+  s.name = "state-files";
+  s.open = [&stack, &cfg] {
+    if (::geteuid() != 0 || cfg.daemon.user.empty()) return;
+    const UserIds ids = lookup_user(cfg.daemon.user);
+    for (const auto& file : stack.state_files()) {
+      if (::chown(file.c_str(), ids.uid, ids.gid) == 0) {
+        log::debug("state file handed to the daemon user", {{"file", file}, {"user", ids.name}});
+      } else if (errno != ENOENT) {
+        throw std::runtime_error("cannot hand " + file + " to user " + ids.name + ": " +
+                                 std::strerror(errno));
+      }
+    }
+  };
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,6 +159,7 @@ int main(int argc, char** argv) {
     daemon.add_service(
         milter_service(daemon, stack->service(), cfg, milter_door, std::make_shared<std::thread>()));
   }
+  daemon.add_service(state_files_service(*stack, cfg));
   daemon.add_service(policy_settings_service(*stack, *socketmap_door, *policy_door, milter_door));
   return daemon.run();
 }

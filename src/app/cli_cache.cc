@@ -1,0 +1,157 @@
+// `tlsfence cache list|flush|refresh [DOMAIN]` — the shared cache file (cache.db).
+//
+// list     reads cache.db read-only (safe while tlsfenced writes it): every decision with its
+//          socketmap answer and expiry, and the MTA-STS policies kept for RFC 8461 §5.1.
+// flush    deletes the decision and MTA-STS policy of DOMAIN (or everything) from cache.db.
+// refresh  resolves DOMAIN (or every domain in cache.db) afresh and stores the result.
+// A running tlsfenced keeps its in-memory copy: after flush/refresh, restart it (or wait for
+// the entries to expire) for the daemon to use the file's content.
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include "app/cli_commands.h"
+#include "app/policy_stack.h"
+#include "doors/socketmap/answer.h"
+#include "parse/domain.h"
+#include "store/cache_reader.h"
+#include "util/log.h"
+
+// g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
+// allocator (thread_info_base.hpp).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace tlsfence {
+namespace {
+
+std::string utc(std::chrono::system_clock::time_point t) {
+  const std::time_t s = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The normalised domain of a command-line argument, or "" after printing why not.
+std::string domain_arg(const std::string& arg) {
+  const auto hop = parse::parse_next_hop(arg);
+  if (hop.kind != parse::NextHopKind::domain) {
+    std::cerr << "tlsfence: cache: \"" << arg << "\" is not a domain name"
+              << (hop.error.empty() ? "" : " (" + hop.error + ")") << "\n";
+    return {};
+  }
+  return hop.domain;
+}
+
+int cache_list(const Config& cfg, const std::string& only) {
+  std::error_code ec;
+  if (!std::filesystem::exists(cfg.cache.db, ec)) {
+    std::cerr << "tlsfence: cache list: " << cfg.cache.db << " does not exist yet (nothing cached)\n";
+    return only.empty() ? 0 : 1;
+  }
+  std::string error;
+  auto reader = store::CacheReader::open(cfg.cache.db, error, [](std::string line) {
+    log::warning("cache.db row skipped", {{"detail", line}});
+  });
+  if (!reader) {
+    std::cerr << "tlsfence: cache list: " << cfg.cache.db << ": " << error << "\n";
+    return 2;
+  }
+  const auto now = std::chrono::system_clock::now();
+  const auto options = socketmap::AnswerOptions::from(cfg.socketmap);
+  std::size_t n = 0;
+  for (const auto& row : reader->decisions()) {
+    if (!only.empty() && row.decision.domain != only) continue;
+    const char* state = now < row.expires_at ? "fresh" : now < row.valid_until ? "stale" : "expired";
+    std::cout << row.decision.domain << "\t" << socketmap::format_answer(row.decision, options)
+              << "\tsource=" << to_string(row.decision.source) << "\t" << state << " until "
+              << utc(row.expires_at) << "\n";
+    ++n;
+  }
+  for (const auto& row : reader->all_sts()) {
+    if (!only.empty() && row.domain != only) continue;
+    const auto& p = row.sts.policy;
+    std::cout << row.domain << "\tMTA-STS id=" << p.id << " mode=" << to_string(p.mode)
+              << " fetched=" << utc(row.sts.fetched_at)
+              << " expires=" << utc(row.sts.fetched_at + std::chrono::seconds(p.max_age)) << "\n";
+    ++n;
+  }
+  if (n == 0 && !only.empty()) {
+    std::cerr << "tlsfence: cache list: " << only << " is not in " << cfg.cache.db << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cache_flush(const Config& cfg, const std::string& only) {
+  SystemClock clock;
+  bool failed = false;
+  {
+    store::CacheDb db(
+        cfg.cache.db,
+        [&failed](std::string line) {
+          failed = true;
+          std::cerr << "tlsfence: cache flush: " << line << "\n";
+        },
+        clock);
+    if (only.empty()) {
+      db.erase_all();
+    } else {
+      db.erase_decision(only);
+      db.erase_sts(only);
+    }
+    if (!db.sync()) failed = true;
+  }
+  if (failed) return 2;
+  std::cout << "flushed " << (only.empty() ? std::string("every domain") : only) << " from " << cfg.cache.db
+            << " (a running tlsfenced keeps its memory copy until restarted)\n";
+  return 0;
+}
+
+int cache_refresh(const Config& cfg, const std::string& only) {
+  std::vector<std::string> domains;
+  if (!only.empty()) {
+    domains.push_back(only);
+  } else {
+    std::string error;
+    if (auto reader = store::CacheReader::open(cfg.cache.db, error)) {
+      for (const auto& row : reader->decisions()) domains.push_back(row.decision.domain);
+    }
+  }
+  asio::io_context io;
+  PolicyStack stack(io, cfg, PolicyStack::CacheFile::read_write);
+  const auto options = socketmap::AnswerOptions::from(cfg.socketmap);
+  int status = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        for (const auto& d : domains) {
+          stack.cache().flush(d);  // forget the old answer, keep nothing stale
+          const PolicyDecision decision = co_await stack.service().decide(d);
+          std::cout << d << "\t" << socketmap::format_answer(decision, options) << "\n";
+          if (decision.verdict == Verdict::temp_fail) status = 1;
+        }
+      },
+      [&](std::exception_ptr e) {
+        io.stop();
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  return status;
+}
+
+}  // namespace
+
+int cli_cache(const Config& cfg, const std::vector<std::string>& args) {
+  std::string only;
+  if (args.size() > 1) {
+    only = domain_arg(args[1]);
+    if (only.empty()) return 2;
+  }
+  if (args.at(0) == "list") return cache_list(cfg, only);
+  if (args.at(0) == "flush") return cache_flush(cfg, only);
+  return cache_refresh(cfg, only);
+}
+
+}  // namespace tlsfence
