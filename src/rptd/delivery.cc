@@ -14,6 +14,7 @@
 
 #include "dns/unbound_resolver.h"
 #include "parse/dns_wire.h"
+#include "rptd/https_post.h"
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame allocator.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -156,7 +157,9 @@ DayDelivery deliver_day(const Config& cfg, tlsrpt::Store& store, std::int64_t da
         a.ok = a.detail.empty();
         if (a.ok) a.detail = "sent";
       } else {
-        a.detail = "https delivery not implemented";
+        a.detail = https_post_report(cfg, rua.target, built.gzip);
+        a.ok = a.detail.empty();
+        if (a.ok) a.detail = "posted";
       }
       a.ok ? ++result.delivered : ++result.failed;
       record_attempt(outbox, a);

@@ -4,6 +4,8 @@
 usage: test_rptd.py TLSFENCE_RPTD TLSFENCE
 """
 import datetime
+import gzip
+import json
 import os
 import shutil
 import signal
@@ -182,9 +184,20 @@ class Rptd(unittest.TestCase):
         # send: the mail travels through postfix-out to reports.test
         maildir = os.path.join(W["WORLD_MAIL"], "reports.test", "new")
         seen = set(os.listdir(maildir)) if os.path.isdir(maildir) else set()
+        https_dir = W["WORLD_TLSRPT_HTTPS_DIR"]
+        https_seen = set(os.listdir(https_dir))
         out = self.cli("report", "send", "--day", day, check=False,
                        sendmail_command=f"/usr/sbin/sendmail -C {W['WORLD_POSTFIX_OUT']} -i -t")
         self.assertIn("sts.test mailto:tlsrpt@reports.test ok", out)
+        self.assertIn("sts.test https://tlsrpt.test/report ok", out)
+        new_headers = sorted(n for n in set(os.listdir(https_dir)) - https_seen if n.endswith(".headers"))
+        self.assertEqual(len(new_headers), 1, new_headers)
+        with open(os.path.join(https_dir, new_headers[0])) as f:
+            self.assertIn("Content-Type: application/tlsrpt+gzip", f.read())
+        with open(os.path.join(https_dir, new_headers[0][:-len(".headers")] + ".body"), "rb") as f:
+            report = json.loads(gzip.decompress(f.read()))
+        self.assertEqual(report["policies"][0]["policy"]["policy-domain"], "sts.test")
+        self.assertEqual(report["policies"][0]["summary"]["total-successful-session-count"], after[0])
         deadline = time.time() + 60
         found = None
         while time.time() < deadline and not found:
