@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """tlsfence-rptd / `tlsfence report` against the running test world (tests/world/DOMAINS.md).
 
-usage: test_rptd.py TLSFENCE_RPTD TLSFENCE
+usage: test_rptd.py TLSFENCE_RPTD TLSFENCE TLSFENCED
+
+TLSFENCED is started (tests/e2e/e2elib.py) only to fill a cache.db with sts.test's decision,
+which the ingestion then attributes outcomes with.
 """
 import datetime
 import gzip
@@ -17,7 +20,7 @@ import tempfile
 import time
 import unittest
 
-RPTD = TLSFENCE = None
+RPTD = TLSFENCE = TLSFENCED = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORLD_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "world"))
 
@@ -54,6 +57,7 @@ class Rptd(unittest.TestCase):
         self.db = os.path.join(self.dir, "tlsrpt.db")
         self.outbox = os.path.join(self.dir, "outbox")
         self.procs = []
+        self.cache_db = os.path.join(self.dir, "cache.db")
 
     def tearDown(self):
         for p in self.procs:
@@ -65,7 +69,7 @@ class Rptd(unittest.TestCase):
     def opts(self, db=None, **extra):
         o = ["--config", W["WORLD_TLSFENCE_CONF"], f"--tlsrpt.db={db or self.db}",
              f"--tlsrpt.outbox={self.outbox}", "--tlsrpt.submitter=sender.test", "--daemon.user=",
-             f"--cache.db={os.path.join(self.dir, 'cache.db')}"]
+             f"--cache.db={self.cache_db}"]
         for k, v in extra.items():
             o.append(f"--tlsrpt.{k.replace('_', '-')}={v}")
         return o
@@ -150,6 +154,7 @@ class Rptd(unittest.TestCase):
         while not os.path.exists(sock_path) and time.time() < deadline:
             time.sleep(0.1)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
         valid = (b'{"dpv":1,"d":"dgram.test","pr":"v=TLSRPTv1; rua=mailto:r@dgram.test",'
                  b'"policies":[{"policy-type":9,"policy-domain":"dgram.test","f":0}]}')
         for payload in [b"not json", b"{}", b"[1,2]", b"{" * 70000, valid, valid]:
@@ -165,6 +170,16 @@ class Rptd(unittest.TestCase):
         out_sh = os.path.join(WORLD_DIR, "postfix-out.sh")
         postlog = W["WORLD_POSTFIX_OUT_LOG"]
         day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        # tlsfenced decides sts.test once and writes its cache.db (write-behind, flushed on stop).
+        sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e"))
+        import e2elib
+        e2elib.TLSFENCED = TLSFENCED
+        d = e2elib.Tlsfenced().start()
+        self.addCleanup(d.cleanup)  # after the test: its cache.db is used until the end
+        self.assertTrue(d.socketmap_query("tlspolicy", "sts.test").startswith("OK secure"))
+        status, _ = d.stop()
+        self.assertEqual(status, 0)
+        self.cache_db = d.cache_db
         self.cli("report", "ingest", "--postfix-log", postlog)  # baseline: what earlier tests sent
         before = self.counts().get((day, "sts.test"), (0, 0))
         after_line = subprocess.run([out_sh, "log-lines"], capture_output=True, text=True).stdout.strip()
@@ -197,6 +212,12 @@ class Rptd(unittest.TestCase):
         with open(os.path.join(https_dir, new_headers[0][:-len(".headers")] + ".body"), "rb") as f:
             report = json.loads(gzip.decompress(f.read()))
         self.assertEqual(report["policies"][0]["policy"]["policy-domain"], "sts.test")
+        self.assertEqual(len(report["policies"]), 1, report)
+        policy = report["policies"][0]["policy"]
+        self.assertEqual(policy["policy-type"], "sts")
+        self.assertIn("mode: enforce", policy["policy-string"])
+        self.assertIn("mx: mx1.sts.test", policy["policy-string"])
+        self.assertEqual(sorted(policy["mx-host"]), ["*.mx.sts.test", "mx1.sts.test"])
         self.assertEqual(report["policies"][0]["summary"]["total-successful-session-count"], after[0])
         deadline = time.time() + 60
         found = None
@@ -215,6 +236,6 @@ class Rptd(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    RPTD, TLSFENCE = sys.argv[1], sys.argv[2]
+    RPTD, TLSFENCE, TLSFENCED = sys.argv[1], sys.argv[2], sys.argv[3]
     W = world_env()
     unittest.main(argv=sys.argv[:1], verbosity=2)
