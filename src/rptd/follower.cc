@@ -104,7 +104,11 @@ void LogFollower::feed(std::string_view line, std::vector<tlsrpt::Outcome>* out)
 
 // Opens path_. With use_stored, resumes from the stored position when it still names this file.
 bool LogFollower::open_current(bool use_stored) {
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  return open_file(path_, use_stored);
+}
+
+bool LogFollower::open_file(const std::string& file, bool use_stored) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -186,6 +190,31 @@ void LogFollower::read_to_eof(PollResult& r, bool final_file) {
 
 PollResult LogFollower::poll() {
   PollResult r;
+  if (fd_ < 0 && !started_) {
+    // Rotated while we were stopped: finish the rotated file ("PATH.1") first when it is the
+    // file of the stored position.
+    if (auto pos = store_.position(source())) {
+      struct stat cur {};
+      struct stat old {};
+      const std::string rotated = path_ + ".1";
+      if ((::stat(path_.c_str(), &cur) != 0 || static_cast<std::uint64_t>(cur.st_ino) != pos->inode) &&
+          ::stat(rotated.c_str(), &old) == 0 && static_cast<std::uint64_t>(old.st_ino) == pos->inode &&
+          open_file(rotated, true) && inode_ == pos->inode && offset_ == pos->offset) {
+        log::info("finishing the rotated log file", {{"source", source()}, {"file", rotated}});
+        read_to_eof(r, true);
+        r.rotated = true;
+      }
+      if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+      }
+      if (r.rotated) {
+        started_ = true;
+        if (open_current(false)) read_to_eof(r, false);
+        return r;
+      }
+    }
+  }
   if (fd_ < 0) {
     if (!open_current(!started_)) return r;
     started_ = true;

@@ -12,7 +12,8 @@
 // delivery line comes after it are still counted (and nothing already counted is counted again).
 //
 // While running: rotation by rename (the path now names another inode) → the old file is read to
-// its end (a final line without newline included), then the new one from 0; truncation (size
+// its end (a final line without newline included), then the new one from 0 — also across a
+// restart, when the stored position names "PATH.1" (the usual rotated name); truncation (size
 // below the offset) → restart at 0. A partial last line waits for its newline.
 #include <cstdint>
 #include <functional>
@@ -59,6 +60,7 @@ class LogFollower {
 
  private:
   bool open_current(bool use_stored);
+  bool open_file(const std::string& file, bool use_stored);
   void read_to_eof(PollResult& r, bool final_file);
   void feed(std::string_view line, std::vector<tlsrpt::Outcome>* out);
   std::string head_of(int fd) const;

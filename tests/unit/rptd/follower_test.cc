@@ -139,6 +139,29 @@ TEST_F(FollowerTest, RotationByRenameFinishesOldFileThenReadsNewOne) {
   EXPECT_EQ(total(store), 32u);
 }
 
+TEST_F(FollowerTest, RotationWhileStoppedFinishesRotatedFileFirst) {
+  append(log_, sessions(0, 10));
+  tlsrpt::Store store((dir_ / "t.db").string());
+  Attributor attributor("");
+  {
+    LogFollower f(log_, LogKind::postfix, store, attributor);
+    EXPECT_EQ(f.poll().outcomes, 10u);
+  }
+  append(log_, sessions(10, 14));  // written before the rotation, not read yet
+  fs::rename(log_, log_ + ".1");
+  append(log_, sessions(14, 20));
+  LogFollower g(log_, LogKind::postfix, store, attributor);
+  auto r = g.poll();
+  EXPECT_TRUE(r.rotated);
+  EXPECT_EQ(r.outcomes, 10u);
+  EXPECT_EQ(total(store), 20u);
+  append(log_, sessions(20, 21));
+  EXPECT_EQ(g.poll().outcomes, 1u);
+  LogFollower h(log_, LogKind::postfix, store, attributor);  // and a restart after that
+  EXPECT_EQ(h.poll().outcomes, 0u);
+  EXPECT_EQ(total(store), 21u);
+}
+
 TEST_F(FollowerTest, TruncationRestartsAtZero) {
   append(log_, sessions(0, 10));
   tlsrpt::Store store((dir_ / "t.db").string());
