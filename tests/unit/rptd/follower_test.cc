@@ -200,6 +200,31 @@ TEST_F(FollowerTest, GarbageLinesAreSkipped) {
   EXPECT_EQ(total(store), 3u);
 }
 
+TEST_F(FollowerTest, SendmailLogWithAttribution) {
+  // verify=FAIL under no policy is a success once attributed (opportunistic TLS).
+  std::string text;
+  for (int i = 0; i < 3; ++i) {
+    const std::string pid = std::to_string(900 + i), id = "2AM6lo1a00" + pid;
+    text += "Nov 22 06:47:50 sender sm-mta[" + pid + "]: " + id +
+            ": STARTTLS=client, relay=mx1.example.com., version=TLSv1.3, verify=FAIL, "
+            "cipher=TLS_AES_256_GCM_SHA384, bits=256/256\n";
+    text += "Nov 22 06:47:50 sender sm-mta[" + pid + "]: " + id +
+            ": to=<a@example.com>, delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=1, "
+            "relay=mx1.example.com. [192.0.2.1], dsn=2.0.0, stat=Sent (OK)\n";
+  }
+  append(log_, text);
+  tlsrpt::Store store((dir_ / "t.db").string());
+  Attributor attributor("");
+  LogFollower f(log_, LogKind::sendmail, store, attributor);
+  EXPECT_EQ(f.source(), "sendmail-log:" + log_);
+  EXPECT_EQ(f.poll().outcomes, 3u);
+  const auto s = store.summary();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].policy_domain, "example.com");
+  EXPECT_EQ(s[0].successful_sessions, 3u);
+  EXPECT_EQ(s[0].failed_sessions, 0u);
+}
+
 TEST(HeadFingerprint, Table) {
   EXPECT_EQ(head_fingerprint(""), "");
   EXPECT_EQ(head_fingerprint("abc").substr(0, 2), "3:");
