@@ -127,7 +127,8 @@ TEST(Config, EverySchemaKeyAcceptsItsDefaultText) {
     Config c;
     EXPECT_EQ(k.set(c, k.default_text), "") << k.name;
   }
-  EXPECT_EQ(schema().size(), 36u);  // 32 INTERFACE.md keys + 4 [cache] extras
+  // 32 INTERFACE.md keys + 4 [cache] extras + local.override + forced-tls-sasl-user/-client-network
+  EXPECT_EQ(schema().size(), 39u);
 }
 
 TEST(Config, ShippedSampleConfigsLoad) {
@@ -236,6 +237,25 @@ TEST(Config, OtherValueChecks) {
   EXPECT_NE(error_of("[reception]\nforced-tls-transport = smtp:[x]\n").find("reception.forced-tls-transport"),
             std::string::npos);
   EXPECT_NE(error_of("[daemon]\nuser = a:b\n").find("daemon.user"), std::string::npos);
+}
+
+TEST(Config, LocalOverridesAndForcedTlsExtras) {
+  const std::string ok_text =
+      "[local]\noverride = example.org encrypt\noverride = .example.net secure match=.example.net\n"
+      "[reception]\nforced-tls-sasl-user = clinic\nforced-tls-client-network = 192.0.2.0/24\n"
+      "forced-tls-client-network = 2001:db8::/32\n";
+  EXPECT_EQ(error_of(ok_text), "(no error)");
+  const std::string bad_level = error_of("[local]\noverride = example.org strict\n");
+  EXPECT_NE(bad_level.find("t.conf:2: local.override"), std::string::npos) << bad_level;
+  EXPECT_NE(bad_level.find("unknown TLS level \"strict\""), std::string::npos) << bad_level;
+  EXPECT_NE(error_of("[local]\noverride = example.org\n").find("local.override"), std::string::npos);
+  EXPECT_NE(error_of("[local]\noverride = ex@mple.org encrypt\n").find("is not a domain name"),
+            std::string::npos);
+  EXPECT_NE(error_of("[reception]\nforced-tls-client-network = clinic.example\n")
+                .find("reception.forced-tls-client-network"),
+            std::string::npos);
+  EXPECT_NE(error_of("[reception]\nforced-tls-sasl-user = a b\n").find("reception.forced-tls-sasl-user"),
+            std::string::npos);
 }
 
 TEST(Config, SyntaxErrorsNameTheLine) {
