@@ -392,18 +392,24 @@ std::optional<PostfixEvent> parse_postfix_line(std::string_view line) {
   ev.pid = sys->pid;
   std::string_view m = sys->message;
   if (m.empty()) return std::nullopt;
+  // The first byte picks the likely form, but a queue id can start with the same letters
+  // (A, C, T, U, V… are hex digits or long-id characters): when the TLS forms do not match,
+  // the line is tried as a queue-id line.
+  std::optional<PostfixEvent> tls;
+  PostfixEvent attempt = ev;  // a failed TLS parse must leave nothing behind
   switch (m[0]) {
     case 'V':
     case 'U':
-    case 'A': return parse_tls_connection(m, ev);
+    case 'A': tls = parse_tls_connection(m, attempt); break;
     case 'T':
-      if (m.substr(0, 7) == "TLSRPT:") return parse_tlsrpt(m, ev);
-      return parse_tls_connection(m, ev);
+      tls = m.substr(0, 7) == "TLSRPT:" ? parse_tlsrpt(m, attempt) : parse_tls_connection(m, attempt);
+      break;
     case 'c':
     case 's':
-    case 'C': return parse_tls_failure(m, ev);
+    case 'C': tls = parse_tls_failure(m, attempt); break;
     default: break;
   }
+  if (tls) return tls;
   std::string_view qid;
   if (!take_queue_id(m, qid)) return std::nullopt;
   ev.queue_id = qid;

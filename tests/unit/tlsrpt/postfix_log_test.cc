@@ -180,6 +180,26 @@ TEST(PostfixLog, DeliveryLine) {
   EXPECT_FALSE(e->result);
 }
 
+// Queue ids start with hex digits (short ids) or base-52 letters (long ids): an id whose
+// first letter is also the first letter of a TLS line ("Anonymous", "Certificate",
+// "Trusted", "Untrusted", "Verified", "certificate", "server") is still a delivery line.
+// Found by the sidecar's world test: ids like AD3FEA7409B were dropped.
+TEST(PostfixLog, QueueIdsStartingLikeTlsLines) {
+  for (const char* qid : {"AD3FEA7409B", "C0FFEE12345", "4Tx9Yq0bHVz9vF", "Uv2Yq0bHVz9vF", "Vv2Yq0bHVz9vF",
+                          "cv2Yq0bHVz9vF", "sv2Yq0bHVz9vF"}) {
+    const std::string line = std::string("Nov 22 06:47:51 sender postfix/smtp[4242]: ") + qid +
+                             ": to=<alice@example.com>, relay=mx1.example.com[192.0.2.1]:25, delay=0.42, "
+                             "delays=0.05/0.01/0.3/0.06, dsn=2.0.0, status=sent (250 2.0.0 Ok)";
+    auto e = parse_postfix_line(line);
+    ASSERT_TRUE(e) << qid;
+    EXPECT_EQ(e->kind, K::delivery) << qid;
+    EXPECT_EQ(e->queue_id, qid);
+    EXPECT_EQ(e->recipient, "alice@example.com") << qid;
+    EXPECT_EQ(e->status, "sent") << qid;
+    EXPECT_EQ(e->host, "mx1.example.com") << qid;
+  }
+}
+
 TEST(PostfixLog, DeferredForTls) {
   auto e = parse_postfix_line(
       "Nov 22 06:47:51 sender postfix/smtp[4243]: 3F2A81C0D4: to=<bob@notls.example>, "
