@@ -354,7 +354,16 @@ class Rptd(Base):
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root")
     def test_drops_privileges(self):
-        r = self.start("tlsfence-rptd", "--config", self.write("t.conf", self.base_config()), "--daemon.user=nobody")
+        # The sidecar opens tlsrpt.db after the drop, in its state directory — which belongs to
+        # the daemon user, as systemd's StateDirectory= makes it.
+        state = os.path.join(self.tmp, "state")
+        os.mkdir(state)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(state, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(self.tmp, 0o755)
+        r = self.start("tlsfence-rptd", "--config", self.write("t.conf", self.base_config()), "--daemon.user=nobody",
+                       "--tlsrpt.db=" + os.path.join(state, "tlsrpt.db"),
+                       "--tlsrpt.outbox=" + os.path.join(state, "reports"))
         r.wait_for(r"info: started ")
         with open("/proc/%d/status" % r.proc.pid) as f:
             uids = re.search(r"(?m)^Uid:\s+(.*)$", f.read()).group(1).split()
