@@ -56,10 +56,10 @@ struct Config {
 
   struct Cache {
     std::string db = "/var/lib/tlsfence/cache.db";
-    std::uint64_t max_entries = 1'000'000;    // [cache] max-entries: memory bound (LRU)
-    std::uint32_t negative_ttl_max = 3600;    // [cache] negative-ttl-max: cap for "no policy"
-    std::uint32_t temp_ttl = 30;              // [cache] temp-ttl: how long a TEMP is reused
-    bool refresh = true;                      // [cache] refresh: refresh used entries before expiry
+    std::uint64_t max_entries = 1'000'000;  // [cache] max-entries: memory bound (LRU)
+    std::uint32_t negative_ttl_max = 3600;  // [cache] negative-ttl-max: cap for "no policy"
+    std::uint32_t temp_ttl = 30;            // [cache] temp-ttl: how long a TEMP is reused
+    bool refresh = true;                    // [cache] refresh: refresh used entries before expiry
   } cache;
 
   struct Dns {

@@ -26,16 +26,16 @@ inline constexpr int nxdomain = 3;
 }  // namespace rcode
 
 struct DnsAnswer {
-  std::string qname;             // as asked, no trailing dot
+  std::string qname;  // as asked, no trailing dot
   std::uint16_t qtype = 0;
-  bool timed_out = false;        // no answer within the deadline (everything below is empty)
-  std::string error;             // the lookup itself failed (resolver error text); empty if none
-  int rcode = rcode::noerror;    // DNS RCODE of the final answer
-  bool havedata = false;         // rdata non-empty (NOERROR with data)
+  bool timed_out = false;      // no answer within the deadline (everything below is empty)
+  std::string error;           // the lookup itself failed (resolver error text); empty if none
+  int rcode = rcode::noerror;  // DNS RCODE of the final answer
+  bool havedata = false;       // rdata non-empty (NOERROR with data)
   DnssecState dnssec = DnssecState::indeterminate;
-  std::string why_bogus;         // libunbound's reason when dnssec == bogus
-  std::uint32_t ttl = 0;         // TTL of the answer RRset (or negative TTL)
-  std::string canonname;         // owner name after following CNAMEs (no trailing dot)
+  std::string why_bogus;           // libunbound's reason when dnssec == bogus
+  std::uint32_t ttl = 0;           // TTL of the answer RRset (or negative TTL)
+  std::string canonname;           // owner name after following CNAMEs (no trailing dot)
   std::vector<std::string> rdata;  // wire-format RDATA of each record, names uncompressed
 
   bool failed() const { return timed_out || !error.empty() || rcode == rcode::servfail; }

@@ -28,14 +28,14 @@ struct TlsaRecord {
   std::uint8_t usage = 0;
   std::uint8_t selector = 0;
   std::uint8_t matching_type = 0;
-  std::string data;  // raw bytes (not hex)
+  std::string data;     // raw bytes (not hex)
   bool usable = false;  // RFC 7672 §3.1: usage 2/3, selector 0/1, mtype 0/1/2, right length
 };
 
 // One MX host as DANE saw it.
 struct DaneHost {
-  std::string name;         // as in the MX RRset (A-label, no trailing dot)
-  std::string tlsa_base;    // name whose _25._tcp TLSA RRset was used (CNAME expansion)
+  std::string name;       // as in the MX RRset (A-label, no trailing dot)
+  std::string tlsa_base;  // name whose _25._tcp TLSA RRset was used (CNAME expansion)
   std::uint16_t preference = 0;
   DnssecState address_state = DnssecState::indeterminate;
   DnssecState tlsa_state = DnssecState::indeterminate;
@@ -48,10 +48,10 @@ struct DaneHost {
 struct StsPolicy {
   enum class Mode { enforce, testing, none };
   Mode mode = Mode::none;
-  std::vector<std::string> mx;          // patterns as written: "mail.example", "*.example"
-  std::uint32_t max_age = 0;            // seconds, capped at limits::sts_max_age_max
-  std::string id;                       // from the _mta-sts TXT record
-  std::vector<std::string> lines;       // the policy text as lines (TLS-RPT policy-string)
+  std::vector<std::string> mx;     // patterns as written: "mail.example", "*.example"
+  std::uint32_t max_age = 0;       // seconds, capped at limits::sts_max_age_max
+  std::string id;                  // from the _mta-sts TXT record
+  std::vector<std::string> lines;  // the policy text as lines (TLS-RPT policy-string)
 };
 std::string_view to_string(StsPolicy::Mode m);
 
