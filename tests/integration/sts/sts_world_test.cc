@@ -22,32 +22,15 @@
 #include "policy/memory_sts_store.h"
 #include "policy/sts.h"
 
+#include "world_env.h"
+
 namespace tlsfence {
 namespace {
 
 using Error = StsFetchResult::Error;
 using namespace std::chrono_literals;
 
-std::map<std::string, std::string> read_world_env() {
-  const char* run = std::getenv("TLSFENCE_WORLD_RUN");
-  std::filesystem::path file = std::filesystem::path(run && *run ? run : "/tmp/tlsfence-world") / "world.env";
-  std::map<std::string, std::string> env;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    auto eq = line.find('=');
-    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-    std::string value = line.substr(eq + 1);
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\''))
-      value = value.substr(1, value.size() - 2);
-    env[line.substr(0, eq)] = value;
-  }
-  return env;
-}
-
-const std::map<std::string, std::string>& world() {
-  static const auto env = read_world_env();
-  return env;
-}
+using world_test::world;
 
 constexpr auto kFetchTimeout = 3s;
 
