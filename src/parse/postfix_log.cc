@@ -6,22 +6,16 @@
 
 #include <array>
 
+#include "parse/ascii.h"
+
 namespace tlsfence::parse {
 namespace {
 
-bool consume(std::string_view& s, std::string_view prefix) {
-  if (s.substr(0, prefix.size()) != prefix) return false;
-  s.remove_prefix(prefix.size());
-  return true;
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-bool is_alnum(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+using ascii::consume;
+using ascii::is_alnum;
+using ascii::is_alpha;
+using ascii::is_digit;
+using ascii::is_wsp;
 
 // Exactly n digits at s[pos]; -1 otherwise.
 int digits(std::string_view s, std::size_t pos, std::size_t n) {

@@ -3,18 +3,16 @@
 // TEMP, DANE_FAIL, DANE_NOTLS, DANE_TEMP. Trusts nothing: any bytes are valid input.
 #include "parse/sendmail_log.h"
 
+#include "parse/ascii.h"
+
 namespace tlsfence::parse {
 namespace {
 
-bool consume(std::string_view& s, std::string_view prefix) {
-  if (s.substr(0, prefix.size()) != prefix) return false;
-  s.remove_prefix(prefix.size());
-  return true;
-}
-
-bool is_alnum(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+using ascii::consume;
+using ascii::is_alnum;
+using ascii::is_alpha;
+using ascii::is_digit;
+using ascii::is_wsp;
 
 // Value of "key=" (at the start or after ", ") up to the next ", ".
 std::string_view field(std::string_view m, std::string_view key) {

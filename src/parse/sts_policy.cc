@@ -8,29 +8,16 @@
 #include "parse/domain.h"
 #include "tlsfence/limits.h"
 
+#include "parse/ascii.h"
+
 namespace tlsfence::parse {
 namespace {
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_alnum(char c) {
-  return is_alpha(c) || is_digit(c);
-}
-
-bool is_ext_name(std::string_view s) {
-  if (s.empty() || s.size() > 32 || !is_alnum(s[0])) return false;
-  for (char c : s.substr(1)) {
-    if (!is_alnum(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
-}
+using ascii::consume;
+using ascii::is_alnum;
+using ascii::is_alpha;
+using ascii::is_digit;
+using ascii::is_wsp;
 
 // Length of the UTF-8 sequence starting at s[i] (RFC 3629 UTF8-2/3/4), 0 when invalid.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
@@ -142,7 +129,8 @@ StsPolicyResult parse_sts_policy(std::string_view body) {
     std::size_t colon = t.find(':');
     if (colon == std::string_view::npos) return fail(StsPolicyError::syntax, n, "no ':' in line");
     std::string_view key = t.substr(0, colon);
-    if (!is_ext_name(key)) return fail(StsPolicyError::syntax, n, "bad key '" + std::string(key) + "'");
+    if (!ascii::is_sts_ext_name(key))
+      return fail(StsPolicyError::syntax, n, "bad key '" + std::string(key) + "'");
     std::size_t vstart = colon + 1;
     while (vstart < content_end && is_wsp(t[vstart])) ++vstart;
     std::string_view value =

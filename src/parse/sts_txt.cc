@@ -3,25 +3,18 @@
 
 #include "tlsfence/limits.h"
 
+#include "parse/ascii.h"
+
 namespace tlsfence::parse {
 namespace {
 
+using ascii::consume;
+using ascii::is_alnum;
+using ascii::is_alpha;
+using ascii::is_digit;
+using ascii::is_wsp;
+
 constexpr std::string_view kVersion = "v=STSv1";
-
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool is_ext_name(std::string_view s) {
-  if (s.empty() || s.size() > 32 || !is_alnum(s[0])) return false;
-  for (char c : s.substr(1)) {
-    if (!is_alnum(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
-}
 
 // %x21-3A / %x3C / %x3E-7E
 bool is_ext_value_char(char c) {
@@ -82,7 +75,8 @@ StsTxtResult parse_sts_txt_record(std::string_view rec) {
     std::size_t eq = rec.find('=', pos);
     if (eq == std::string_view::npos) return fail(StsTxtError::syntax, "field without '='");
     std::string_view name = rec.substr(pos, eq - pos);
-    if (!is_ext_name(name)) return fail(StsTxtError::syntax, "bad field name '" + std::string(name) + "'");
+    if (!ascii::is_sts_ext_name(name))
+      return fail(StsTxtError::syntax, "bad field name '" + std::string(name) + "'");
     std::size_t end = eq + 1;
     while (end < rec.size() && rec[end] != ';' && !is_wsp(rec[end])) ++end;
     std::string_view value = rec.substr(eq + 1, end - eq - 1);
