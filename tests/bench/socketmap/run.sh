@@ -1,13 +1,16 @@
 #!/bin/bash
 # Socketmap benchmark, all in one run on this machine (see ../README.md for the figures):
 #   1. a do-nothing socketmap server in C (epoll, fixed reply)      — the ceiling
-#   2. tlsfence's socketmap door (bench_door: SocketmapDoor + an in-memory PolicyLookup that copies
-#      one cached MTA-STS decision), or a running tlsfenced when TLSFENCED=HOST:PORT is given
-#      (its cache must already hold bench.example)
+#   2. tlsfenced itself (the real daemon, built from this tree, started on a cache.db primed with
+#      an MTA-STS decision for bench.example, so every request is a memory-cache hit through the
+#      whole PolicyService path); -D measures the bare door (bench_door: SocketmapDoor + an
+#      in-memory PolicyLookup) instead, and TLSFENCED=HOST:PORT|unix:PATH an already running
+#      tlsfenced (its cache must already hold bench.example)
 #   3. postfix-mta-sts-resolver's mta-sts-daemon, cache primed with the same domain
 # each loaded by the same one-thread epoll load generator at C = 1, 16, 64 connections.
 #
-# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u] [-r ROUNDS]
+# usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u] [-r ROUNDS] [-D]
+#   -D                   the bare door with an in-memory lookup instead of tlsfenced
 #   -r ROUNDS            measure every point ROUNDS times (servers interleaved), report the median run
 #   -u                   unix-domain sockets instead of TCP loopback (as Postfix usually connects)
 #   env: TLSFENCED=HOST:PORT|unix:PATH  measure a running tlsfenced instead of the bench_door stand-in
@@ -23,7 +26,8 @@ CONNS="1 16 64"
 BUILD="$ROOT/build/bench"
 TRANSPORT=tcp
 ROUNDS=1
-while getopts "d:p:c:b:ur:" opt; do
+BARE_DOOR=0
+while getopts "d:p:c:b:ur:D" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     p) DEPTH=$OPTARG ;;
@@ -31,7 +35,8 @@ while getopts "d:p:c:b:ur:" opt; do
     b) BUILD=$OPTARG ;;
     u) TRANSPORT=unix ;;
     r) ROUNDS=$OPTARG ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    D) BARE_DOOR=1 ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 
@@ -77,14 +82,45 @@ $PIN_SRV "$BIN/bench_socketmap_nothing" $ADDR_NOTHING &
 PIDS+=($!)
 PID_NOTHING=$!
 disown
-if [ -z "${TLSFENCED:-}" ]; then
+if [ -n "${TLSFENCED:-}" ]; then
+  :
+elif [ "$BARE_DOOR" = 1 ]; then
   $PIN_SRV "$BIN/bench_socketmap_door" $ADDR_DOOR 2>"$WORK/door.log" &
   PIDS+=($!)
   PID_DOOR=$!
   disown
   DOOR_ADDR=$ADDR_DOOR
-  DOOR_NAME="tlsfence door"
+  DOOR_NAME="tlsfence door (bare)"
 else
+  # The real daemon: its own config, state in $WORK, the cache primed with bench.example.
+  "$BIN/bench_socketmap_prime" "$WORK/cache.db"
+  cp /usr/share/dns/root.key "$WORK/root.key"
+  if [ "$TRANSPORT" = unix ]; then SM_LISTEN="unix:$WORK/door.sock"; else SM_LISTEN="inet:127.0.0.1:18462"; fi
+  cat >"$WORK/tlsfence.conf" <<CONF
+[daemon]
+user =
+log = stderr
+log-level = info
+[socketmap]
+listen = $SM_LISTEN
+[cache]
+db = $WORK/cache.db
+[dns]
+trust-anchor-file = $WORK/root.key
+[tlsrpt]
+db = $WORK/tlsrpt.db
+socket =
+outbox = $WORK/reports
+deliver = no
+CONF
+  $PIN_SRV "$BUILD/src/app/tlsfenced" --config "$WORK/tlsfence.conf" 2>"$WORK/tlsfenced.log" &
+  PIDS+=($!)
+  PID_DOOR=$!
+  disown
+  DOOR_ADDR=$ADDR_DOOR
+  DOOR_NAME="tlsfenced"
+fi
+if [ -n "${TLSFENCED:-}" ]; then
   PID_DOOR=${TLSFENCED_PID:-}
   case $TLSFENCED in
     unix:*) DOOR_ADDR="--unix ${TLSFENCED#unix:}" ;;
