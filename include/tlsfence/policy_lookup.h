@@ -2,6 +2,7 @@
 // What a front door needs from the policy service: one call, one decision.
 // Implemented by policy::PolicyService (DANE, MTA-STS, overrides, cache); doors and their
 // tests depend only on this interface.
+#include <memory>
 #include <string>
 
 #include "tlsfence/asio.h"
@@ -15,6 +16,11 @@ class PolicyLookup {
   // `next_hop` is the key exactly as the MTA sent it (domain, [ip], [host]:port, U-label…).
   // Never throws for lookup failures: they come back as Verdict::temp_fail with a reason.
   virtual Task<PolicyDecision> decide(std::string next_hop) = 0;
+  // The same decision, shared: the hot path (a cache hit) hands out the cached decision
+  // without copying it. The default wraps decide().
+  virtual Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop) {
+    co_return std::make_shared<const PolicyDecision>(co_await decide(std::move(next_hop)));
+  }
 };
 
 }  // namespace tlsfence

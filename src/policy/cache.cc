@@ -92,14 +92,28 @@ PolicyCache::Entry* PolicyCache::hit(std::string_view domain, const Resolve* res
   return &*it;
 }
 
+const std::shared_ptr<const PolicyDecision>& PolicyCache::hot(Entry& e) {
+  if (!e.hot) {
+    e.hot = std::make_shared<const PolicyDecision>(e.packed.unpack());
+    hot_ring_.emplace_back(e.packed.domain());
+    while (hot_ring_.size() > options_.hot_max) {
+      // The oldest hot domain goes back to packed-only (it may be gone or re-hot already:
+      // then this only costs it one unpack on its next hit).
+      if (Entry* old = find_entry(hot_ring_.front())) old->hot.reset();
+      hot_ring_.pop_front();
+    }
+  }
+  return e.hot;
+}
+
 std::shared_ptr<const PolicyDecision> PolicyCache::find_fresh(const std::string& domain,
                                                               const Resolve* resolve) {
-  if (Entry* e = hit(domain, resolve)) return std::make_shared<const PolicyDecision>(e->packed.unpack());
+  if (Entry* e = hit(domain, resolve)) return hot(*e);
   return nullptr;
 }
 
 Task<PolicyDecision> PolicyCache::get_or_resolve(std::string domain, Resolve resolve) {
-  if (Entry* e = hit(domain, &resolve)) co_return e->packed.unpack();
+  if (Entry* e = hit(domain, &resolve)) co_return *hot(*e);
   co_return co_await resolve_once(std::move(domain), std::move(resolve));
 }
 
@@ -238,6 +252,7 @@ PolicyCache::Entry& PolicyCache::upsert(PackedDecision packed, TimePoint expires
     Entry& e = *it->second;
     bytes_ -= e.packed.bytes();
     e.packed = std::move(packed);
+    e.hot.reset();
     // The key views the packed block's domain: point it at the new block.
     auto node = index_.extract(it);
     node.key() = e.packed.domain();
@@ -315,6 +330,7 @@ void PolicyCache::flush() {
   index_.clear();
   lru_.clear();
   sts_.clear();
+  hot_ring_.clear();
   bytes_ = 0;
   if (persistence_) persistence_->erase_all();
 }
@@ -334,6 +350,11 @@ std::size_t PolicyCache::memory_estimate() const {
   constexpr std::size_t per_entry =
       2 * sizeof(void*) + sizeof(Entry) + 5 * sizeof(void*) + sizeof(void*) + 3 * 2 * sizeof(void*);
   std::size_t n = bytes_ + index_.size() * per_entry;
+  for (const std::string& domain : hot_ring_) {  // unpacked copies: roughly twice the packed size
+    auto it = index_.find(domain);
+    if (it != index_.end() && it->second->hot)
+      n += sizeof(PolicyDecision) + 2 * it->second->packed.bytes() + string_heap(domain);
+  }
   for (const auto& [domain, c] : sts_)
     n += 64 + string_heap(domain) + sizeof(CachedSts) + strings_bytes(c.policy.mx) +
          strings_bytes(c.policy.lines) + string_heap(c.policy.id);

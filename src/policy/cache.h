@@ -18,6 +18,7 @@
 //   SQLite); its calls must never block. On start the owner restores saved entries.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -48,7 +49,8 @@ struct CacheOptions {
   double refresh_fraction = 0.1;          // refresh window: last 10 % of the lifetime …
   std::uint32_t refresh_min_seconds = 5;  // … but at least this long (short TTLs)
   unsigned max_concurrent_refreshes = 8;
-  std::uint64_t seed = 0;  // jitter RNG seed (0: random)
+  std::uint64_t seed = 0;       // jitter RNG seed (0: random)
+  std::size_t hot_max = 4'096;  // entries kept unpacked for the hot path (bounded memory)
 
   static CacheOptions from(const Config::Cache& c);
 };
@@ -102,6 +104,16 @@ class PolicyCache final : public StsStore {
   // refresh when `resolve` is given).
   std::shared_ptr<const PolicyDecision> find_fresh(const std::string& domain,
                                                    const Resolve* resolve = nullptr);
+  // The same, building the refresh's Resolve only when a refresh is due (`make_resolve()`
+  // returns a Resolve): the hot path then allocates nothing.
+  template <class MakeResolve>
+  std::shared_ptr<const PolicyDecision> find_fresh_lazy(const std::string& domain,
+                                                        MakeResolve&& make_resolve) {
+    Entry* e = hit(domain, nullptr);
+    if (e == nullptr) return nullptr;
+    if (options_.refresh && e->last_used >= e->refresh_at) maybe_refresh(*e, e->last_used, make_resolve());
+    return hot(*e);
+  }
 
   // Put a decision as if just resolved (applies TTL rules, persists, stale-on-failure).
   // Returns what is now cached for the domain (the decision, or the stale earlier one).
@@ -130,7 +142,10 @@ class PolicyCache final : public StsStore {
 
  private:
   struct Entry {
-    PackedDecision packed;  // the decision, compact (unpacked on every hit)
+    PackedDecision packed;  // the decision, compact
+    // The unpacked decision of a recently hit entry, shared with callers (no copy per hit).
+    // At most hot_max entries hold one (hot_ring_); reset whenever `packed` changes.
+    std::shared_ptr<const PolicyDecision> hot;
     TimePoint expires_at, valid_until, refresh_at, last_used;
   };
   using Lru = std::list<Entry>;  // front: most recently used
@@ -138,6 +153,7 @@ class PolicyCache final : public StsStore {
 
   Entry* find_entry(std::string_view domain);
   Entry* hit(std::string_view domain, const Resolve* resolve);  // fresh entry, marked used
+  const std::shared_ptr<const PolicyDecision>& hot(Entry& e);   // e's decision, unpacked once
   void maybe_refresh(Entry& e, TimePoint now, const Resolve& resolve);
   Task<PolicyDecision> resolve_once(std::string domain, Resolve resolve);
   Task<PolicyDecision> lead(std::string domain, Resolve resolve, std::shared_ptr<InFlight> flight);
@@ -157,6 +173,7 @@ class PolicyCache final : public StsStore {
   std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;
   std::unordered_map<std::string, CachedSts> sts_;
   std::size_t bytes_ = 0;
+  std::deque<std::string> hot_ring_;  // domains given a hot decision, oldest first
   unsigned refreshes_running_ = 0;
   CacheStats stats_;
   std::mt19937_64 rng_;

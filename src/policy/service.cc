@@ -50,40 +50,46 @@ void PolicyService::reconfigure(const ServiceOptions& options) {
 }
 
 Task<PolicyDecision> PolicyService::decide(std::string next_hop) {
+  co_return *co_await decide_shared(std::move(next_hop));
+}
+
+Task<std::shared_ptr<const PolicyDecision>> PolicyService::decide_shared(std::string next_hop) {
   const parse::NextHop hop = parse::parse_next_hop(next_hop);
   if (hop.kind != parse::NextHopKind::domain) {
-    PolicyDecision d;
-    d.domain = next_hop;
-    d.verdict = Verdict::no_policy;
-    d.source = Source::none;
-    d.decided_at = clock_.now();
-    d.reasons.push_back(hop.kind == parse::NextHopKind::not_a_domain
-                            ? "next hop is not a domain name (IP literal, [host] or host:port): no policy"
-                            : "next hop is not a valid domain name (" + hop.error + "): no policy");
-    if (options_.on_decision) options_.on_decision(d, false);
+    auto d = std::make_shared<PolicyDecision>();
+    d->domain = next_hop;
+    d->verdict = Verdict::no_policy;
+    d->source = Source::none;
+    d->decided_at = clock_.now();
+    d->reasons.push_back(hop.kind == parse::NextHopKind::not_a_domain
+                             ? "next hop is not a domain name (IP literal, [host] or host:port): no policy"
+                             : "next hop is not a valid domain name (" + hop.error + "): no policy");
+    if (options_.on_decision) options_.on_decision(*d, false);
     co_return d;
   }
   // The operator's word is checked before the cache so a reload takes effect at once.
   if (const OverrideRule* rule = overrides_.find(hop.domain)) {
-    PolicyDecision d;
-    d.domain = hop.domain;
-    d.verdict = Verdict::policy;
-    d.source = Source::override_rule;
-    d.level = rule->level;
-    d.decided_at = clock_.now();
-    d.reasons.push_back("local override " + rule->pattern + ": " + rule->level);
-    if (options_.on_decision) options_.on_decision(d, false);
+    auto d = std::make_shared<PolicyDecision>();
+    d->domain = hop.domain;
+    d->verdict = Verdict::policy;
+    d->source = Source::override_rule;
+    d->level = rule->level;
+    d->decided_at = clock_.now();
+    d->reasons.push_back("local override " + rule->pattern + ": " + rule->level);
+    if (options_.on_decision) options_.on_decision(*d, false);
     co_return d;
   }
-  if (cache_ == nullptr) co_return co_await resolve(hop.domain);
+  if (cache_ == nullptr) co_return std::make_shared<const PolicyDecision>(co_await resolve(hop.domain));
 
-  const std::string domain = hop.domain;
-  PolicyCache::Resolve resolver = [this, domain]() { return resolve(domain); };
-  if (auto hit = cache_->find_fresh(domain, &resolver)) {
+  const std::string& domain = hop.domain;
+  auto make_resolver = [this, &domain]() -> PolicyCache::Resolve {
+    return [this, domain]() { return resolve(domain); };
+  };
+  if (auto hit = cache_->find_fresh_lazy(domain, make_resolver)) {
     if (options_.on_decision) options_.on_decision(*hit, true);
-    co_return *hit;
+    co_return hit;
   }
-  co_return co_await cache_->get_or_resolve(domain, std::move(resolver));
+  co_return std::make_shared<const PolicyDecision>(co_await cache_->get_or_resolve(domain, make_resolver()));
 }
 
 Task<PolicyDecision> PolicyService::resolve(std::string domain) {

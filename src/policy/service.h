@@ -42,6 +42,7 @@ class PolicyService final : public PolicyLookup {
                 const Clock& clock, PolicyCache* cache);
 
   Task<PolicyDecision> decide(std::string next_hop) override;
+  Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop) override;
 
   // A SIGHUP reload: new override rules, enforce-testing, on_decision. Runs on the io thread.
   // Every override rule is checked first: a bad one throws OverrideError naming it and nothing

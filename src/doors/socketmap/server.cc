@@ -103,8 +103,8 @@ Task<void> SocketmapDoor::answer(std::string_view request, std::string& out) {
   }
   std::string failure;
   try {
-    PolicyDecision decision = co_await lookup_.decide(std::string(key));
-    format_answer_into(out, decision, options_);
+    const std::shared_ptr<const PolicyDecision> decision = co_await lookup_.decide_shared(std::string(key));
+    format_answer_into(out, *decision, options_);
     co_return;
   } catch (const std::exception& e) {
     failure = e.what();

@@ -315,6 +315,70 @@ TEST_F(CacheTest, RefreshBeforeExpiryInBackground) {
   EXPECT_EQ(cache->stats().refreshes, 1u);
 }
 
+// The hot path: find_fresh hands out one shared decision (no copy per hit); a new decision for
+// the domain replaces it at once; at most hot_max entries keep an unpacked copy.
+TEST_F(CacheTest, HotDecisionSharedUntilReplaced) {
+  CacheOptions o = options();
+  o.hot_max = 2;
+  make_cache(o);
+  FakeResolver r(io, clock);
+  get("a.test", r);
+  auto first = cache->find_fresh("a.test");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(cache->find_fresh("a.test").get(), first.get());  // same object, not a copy
+  EXPECT_EQ(first->level, "dane-only");
+
+  cache->insert(make("a.test", Verdict::policy, 300, "dane", clock.t));
+  auto second = cache->find_fresh("a.test");
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->level, "dane");      // the replaced decision is never served from the hot copy
+  EXPECT_EQ(first->level, "dane-only");  // a caller's copy stays valid
+
+  const std::size_t one_hot = cache->memory_estimate();
+  get("b.test", r);
+  get("c.test", r);
+  cache->find_fresh("b.test");
+  cache->find_fresh("c.test");  // a.test's hot copy is dropped (hot_max = 2) …
+  get("d.test", r);
+  get("e.test", r);
+  cache->find_fresh("d.test");
+  cache->find_fresh("e.test");
+  // … and the estimate stays bounded by two hot copies whatever the number of entries.
+  EXPECT_LT(cache->memory_estimate(), one_hot * 5 + 4096);
+  auto again = cache->find_fresh("a.test");  // unpacked anew, same content
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->level, "dane");
+  EXPECT_NE(again.get(), second.get());
+
+  cache->flush("a.test");
+  EXPECT_EQ(cache->find_fresh("a.test"), nullptr);
+  cache->flush();
+  EXPECT_EQ(cache->find_fresh("b.test"), nullptr);
+}
+
+// find_fresh_lazy builds the refresh's resolver only when a refresh is due.
+TEST_F(CacheTest, LazyResolverOnlyBuiltForARefresh) {
+  FakeResolver r(io, clock);
+  r.ttl = 100;
+  get("lazy.test", r);
+  int built = 0;
+  auto make = [&]() {
+    ++built;
+    return r.fn("lazy.test");
+  };
+  advance(50);
+  ASSERT_NE(cache->find_fresh_lazy("lazy.test", make), nullptr);
+  EXPECT_EQ(built, 0);
+  advance(46);  // inside the refresh window
+  r.level = "dane";
+  ASSERT_NE(cache->find_fresh_lazy("lazy.test", make), nullptr);
+  EXPECT_EQ(built, 1);
+  settle();
+  EXPECT_EQ(r.calls, 2);
+  EXPECT_EQ(cache->find_fresh_lazy("lazy.test", make)->level, "dane");
+  EXPECT_EQ(cache->stats().refreshes, 1u);
+}
+
 TEST_F(CacheTest, FailedRefreshKeepsTheOldAnswer) {
   FakeResolver r(io, clock);
   r.ttl = 100;
