@@ -87,6 +87,7 @@ struct Config {
     std::string outbox = "/var/lib/tlsfence/reports";
     bool deliver = true;
     std::string sendmail_command = "/usr/sbin/sendmail -i -t";
+    bool allow_private_addresses = false;  // SSRF guard of https: rua (beyond INTERFACE.md)
   } tlsrpt;
 };
 

@@ -1,5 +1,7 @@
 // `tlsfence report`: ingest a log file once (the sidecar's follower code, same position
-// bookkeeping), build a day's reports into a directory, list what is stored.
+// bookkeeping), build a day's reports into a directory, list what is stored (outcome totals
+// and every delivery with its attempts), send a day's reports now. `list` and `send` go beyond
+// INTERFACE.md's command list.
 //
 // `build` writes one report per policy domain that has outcomes on that day, whether or not
 // the domain publishes an `_smtp._tls` record: writing a file sends nothing, and the operator
@@ -8,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "app/cli_commands.h"
 #include "rptd/attribution.h"
@@ -58,20 +61,47 @@ int report_send(const Config& cfg, const std::string& day_text) {
     std::fprintf(stderr, "tlsfence: report send: bad day %s\n", day_text.c_str());
     return 2;
   }
-  tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
+  tlsrpt::Store store(cfg.tlsrpt.db);  // attempts are recorded
   const auto r = rptd::deliver_day(cfg, store, *day, std::cout);
   return r.failed == 0 ? 0 : 1;
 }
 
+std::string time_text(std::int64_t t) {
+  return t > 0 ? tlsrpt::rfc3339_utc(t) : "-";
+}
+
+// Per (day, domain): the outcome totals, then per report file its rua, each with its state,
+// attempt count, next retry, and every attempt (time, ok|fail, detail).
 int report_list(const Config& cfg) {
   tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
-  for (const auto& s : store.summary()) {
-    std::cout << tlsrpt::day_string(s.day) << " " << s.policy_domain << " success " << s.successful_sessions
-              << " failure " << s.failed_sessions << "\n";
+  std::map<std::pair<std::int64_t, std::string>, std::pair<std::uint64_t, std::uint64_t>> totals;
+  for (const auto& s : store.summary())
+    totals[{s.day, s.policy_domain}] = {s.successful_sessions, s.failed_sessions};
+  std::map<std::pair<std::int64_t, std::string>, std::vector<tlsrpt::Delivery>> deliveries;
+  for (auto& d : store.deliveries()) {
+    totals.try_emplace({d.day, d.policy_domain}, 0, 0);  // outcomes pruned, deliveries kept
+    deliveries[{d.day, d.policy_domain}].push_back(std::move(d));
   }
-  for (const auto& a : rptd::read_attempts(cfg.tlsrpt.outbox)) {
-    std::cout << "delivery " << a.day << " " << a.domain << " " << a.uri << " " << (a.ok ? "ok" : "fail")
-              << " at " << a.unix_time << " " << a.detail << "\n";
+  for (const auto& [key, total] : totals) {
+    std::cout << tlsrpt::day_string(key.first) << " " << key.second << " success " << total.first
+              << " failure " << total.second << "\n";
+    auto it = deliveries.find(key);
+    if (it == deliveries.end()) continue;
+    std::string file;
+    for (const auto& d : it->second) {
+      if (d.file != file) {
+        file = d.file;
+        std::cout << "  report " << d.file << "\n";
+      }
+      std::cout << "    rua " << d.rua << "  " << tlsrpt::to_string(d.state) << ", " << d.attempts
+                << (d.attempts == 1 ? " attempt" : " attempts") << ", next retry "
+                << (d.state == tlsrpt::DeliveryState::pending ? time_text(d.next_attempt) : "-") << "\n";
+      for (const auto& a : store.attempts(d.id)) {
+        std::cout << "      " << time_text(a.time) << " " << (a.ok ? "ok  " : "fail") << " " << a.detail;
+        if (a.gave_up) std::cout << " (given up)";
+        std::cout << "\n";
+      }
+    }
   }
   return 0;
 }

@@ -2,11 +2,13 @@
 // the shared Daemon skeleton. Collectors plug in as a Service:
 //   - log followers ([tlsrpt] postfix-log / sendmail-log), polled every second on the io thread;
 //   - the libtlsrpt-compatible datagram socket ([tlsrpt] socket), bound before the privilege drop;
-//   - the daily report job: after each UTC midnight + a random delay (0..3600 s; the environment
-//     variable TLSFENCE_RPTD_REPORT_DELAY=SECONDS fixes it, for tests), yesterday's reports are
-//     built into the outbox and, with [tlsrpt] deliver = yes, delivered (rptd/delivery.h).
-//     Failed rua are retried after 5 min, doubling, for up to 24 h; rua already delivered are
-//     skipped. The job blocks the io thread while it runs (followers resume afterwards).
+//   - the report job (rptd/schedule.h): after each UTC midnight + a random delay (0..4 h, drawn
+//     per day; the environment variable TLSFENCE_RPTD_REPORT_DELAY=SECONDS fixes it, for tests),
+//     yesterday's reports are built into the outbox and, with [tlsrpt] deliver = yes, a delivery
+//     to each rua is planned in tlsrpt.db and attempted; failed rua are retried with back-off
+//     (1 min doubling, capped at 2 h) for up to 24 h, then given up; every attempt is recorded in
+//     tlsrpt.db (`tlsfence report list`), and a restart resumes pending retries from there.
+//     The job blocks the io thread while it runs (followers resume afterwards).
 // Every outcome is committed to tlsrpt.db (with the log position, for followers) before the next
 // line or datagram is looked at.
 #include "tlsfence/asio.h"
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/local/datagram_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +34,7 @@
 #include "rptd/attribution.h"
 #include "rptd/delivery.h"
 #include "rptd/follower.h"
+#include "rptd/schedule.h"
 #include "tlsrpt/store.h"
 #include "util/daemon.h"
 #include "util/log.h"
@@ -66,7 +70,14 @@ class Collectors {
     }
     if (dgram_.is_open()) receive();
     tick();
-    schedule_report(next_midnight() + report_delay(), 0);
+    rptd::ScheduleOptions schedule;
+    schedule.deliver = cfg_->tlsrpt.deliver;
+    if (const char* e = std::getenv("TLSFENCE_RPTD_REPORT_DELAY"))
+      schedule.fixed_delay = std::chrono::seconds(std::atoll(e));
+    job_ = std::make_unique<rptd::ReportJob>(*store_, clock_, std::random_device{}(), schedule);
+    log::info("next report build", {{"day", tlsrpt::day_string(job_->pending_day())},
+                                    {"at", tlsrpt::rfc3339_utc(job_->build_time())}});
+    report_tick();
   }
 
   void reload(std::shared_ptr<const Config> cfg) { cfg_ = std::move(cfg); }
@@ -96,58 +107,30 @@ class Collectors {
   }
 
   static std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
-  static std::int64_t next_midnight() { return (tlsrpt::utc_day(now_unix()) + 1) * 86400; }
-  static std::int64_t report_delay() {
-    if (const char* e = std::getenv("TLSFENCE_RPTD_REPORT_DELAY")) return std::atoll(e);
-    std::random_device rd;
-    return std::uniform_int_distribution<std::int64_t>(0, 3600)(rd);
-  }
 
-  // Runs the report job for day (when - 1 day) at unix time `at`; `attempt` counts retries.
-  void schedule_report(std::int64_t at, int attempt) {
-    report_timer_.expires_after(std::chrono::seconds(std::max<std::int64_t>(0, at - now_unix())));
-    report_timer_.async_wait([this, at, attempt](boost::system::error_code ec) {
-      if (ec || stopped_) return;
-      const std::int64_t day = tlsrpt::utc_day(at) - 1;
-      run_report(day, attempt, at);
-    });
-  }
-
-  void run_report(std::int64_t day, int attempt, std::int64_t at) {
-    std::size_t failed = 0;
+  // Runs what the report job has due, then sleeps until its next due time (at most a minute at
+  // a time, so a changed clock is noticed).
+  void report_tick() {
+    std::int64_t next = now_unix() + 60;
     try {
       std::ostringstream out;
-      if (cfg_->tlsrpt.deliver) {
-        auto r = rptd::deliver_day(*cfg_, *store_, day, out);
-        failed = r.failed;
-        log::info("daily reports", {{"day", tlsrpt::day_string(day)},
-                                    {"reports", std::to_string(r.reports)},
-                                    {"delivered", std::to_string(r.delivered)},
-                                    {"failed", std::to_string(r.failed)}});
-      } else {
-        const tlsrpt::ReportMeta meta{cfg_->tlsrpt.organization_name, cfg_->tlsrpt.contact_info,
-                                      cfg_->tlsrpt.submitter};
-        for (const auto& d : store_->day_aggregates(day)) {
-          tlsrpt::write_report(cfg_->tlsrpt.outbox,
-                               tlsrpt::build_report(meta, day, d.policy_domain, d.policies));
-        }
-        log::info("daily reports built (deliver = no)", {{"day", tlsrpt::day_string(day)}});
-      }
+      rptd::NetworkTransport transport(*cfg_);
+      const std::int64_t built_before = job_->pending_day();
+      next = job_->run_due(transport, rptd::delivery_options(*cfg_), out);
+      if (job_->pending_day() != built_before)
+        log::info("daily reports built", {{"day", tlsrpt::day_string(built_before)},
+                                          {"next", tlsrpt::rfc3339_utc(job_->build_time())}});
+      std::istringstream lines(out.str());
+      for (std::string line; std::getline(lines, line);) log::info("report delivery", {{"result", line}});
     } catch (const std::exception& e) {
-      log::error("daily report job failed", {{"day", tlsrpt::day_string(day)}, {"error", e.what()}});
-      failed = 1;
+      log::error("report job failed, retrying in a minute", {{"error", e.what()}});
     }
-    const std::int64_t first = (day + 1) * 86400;
-    const std::int64_t retry = now_unix() + (std::int64_t{300} << std::min(attempt, 10));
-    if (failed > 0 && retry < first + 86400) {
-      // Same day again later; `at` keeps naming the job's day.
-      report_timer_.expires_after(std::chrono::seconds(retry - now_unix()));
-      report_timer_.async_wait([this, day, attempt, at](boost::system::error_code ec) {
-        if (!ec && !stopped_) run_report(day, attempt + 1, at);
-      });
-      return;
-    }
-    schedule_report(next_midnight() + report_delay(), 0);
+    if (stopped_) return;
+    const std::int64_t wait = std::clamp<std::int64_t>(next - now_unix(), 1, 60);
+    report_timer_.expires_after(std::chrono::seconds(wait));
+    report_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec && !stopped_) report_tick();
+    });
   }
 
   void receive() {
@@ -187,6 +170,8 @@ class Collectors {
   std::array<char, 256 * 1024> buf_{};  // larger than any valid datagram: oversized ones are seen whole
   std::unique_ptr<tlsrpt::Store> store_;
   std::unique_ptr<rptd::Attributor> attributor_;
+  SystemClock clock_;
+  std::unique_ptr<rptd::ReportJob> job_;
   std::vector<std::unique_ptr<rptd::LogFollower>> followers_;
   bool stopped_ = false;
 };

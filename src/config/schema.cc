@@ -338,6 +338,8 @@ std::vector<KeyInfo> build_schema() {
       bool_key([](Config& c) -> bool& { return c.tlsrpt.deliver; }));
   add("tlsrpt.sendmail-command", "/usr/sbin/sendmail -i -t", "command that mails a report",
       text_key([](Config& c) -> std::string& { return c.tlsrpt.sendmail_command; }));
+  add("tlsrpt.allow-private-addresses", "no", "allow loopback/private/link-local https: rua hosts: yes | no",
+      bool_key([](Config& c) -> bool& { return c.tlsrpt.allow_private_addresses; }));
   return k;
 }
 

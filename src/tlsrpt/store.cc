@@ -15,7 +15,8 @@
 namespace tlsfence::tlsrpt {
 namespace {
 
-constexpr int schema_version = 1;
+// 1: outcomes, positions, rejected input. 2: + delivery, delivery_attempt.
+constexpr int schema_version = 2;
 
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +47,32 @@ CREATE TABLE IF NOT EXISTS source_position(
   source TEXT PRIMARY KEY, inode INTEGER NOT NULL, offset INTEGER NOT NULL, head TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rejected_input(
   id INTEGER PRIMARY KEY, received INTEGER NOT NULL, source TEXT NOT NULL, error TEXT NOT NULL, data BLOB NOT NULL);
+)sql";
+
+// Schema 2 (also run on a schema 1 file to migrate it).
+constexpr const char* delivery_sql = R"sql(
+CREATE TABLE IF NOT EXISTS delivery(
+  id INTEGER PRIMARY KEY,
+  day INTEGER NOT NULL,
+  policy_domain TEXT NOT NULL,
+  report_id TEXT NOT NULL,
+  file TEXT NOT NULL,
+  rua TEXT NOT NULL,
+  target TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  next_attempt INTEGER NOT NULL,
+  UNIQUE(day, policy_domain, rua));
+CREATE INDEX IF NOT EXISTS delivery_due ON delivery(state, next_attempt);
+CREATE TABLE IF NOT EXISTS delivery_attempt(
+  id INTEGER PRIMARY KEY,
+  delivery_id INTEGER NOT NULL REFERENCES delivery(id) ON DELETE CASCADE,
+  time INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  next_retry INTEGER,
+  gave_up INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS delivery_attempt_of ON delivery_attempt(delivery_id, id);
 )sql";
 
 class Stmt {
@@ -82,6 +109,7 @@ class Stmt {
     sqlite3_clear_bindings(stmt_);
   }
   std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+  bool null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string text(int col) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
     int n = sqlite3_column_bytes(stmt_, col);
@@ -171,13 +199,24 @@ Store::Store(const std::string& path, Mode mode) {
     if (mode == Mode::read_write) {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=FULL");
+      Transaction tx(db_);
       exec(schema_sql);
-      Stmt version(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?1)");
-      version.bind(1, std::to_string(schema_version)).step();
+      Stmt current(db_, "SELECT value FROM meta WHERE key='schema'");
+      const std::string found = current.step() ? current.text(0) : "";
+      if (found.empty() || found == "1") {  // new file, or a schema 1 file: add the delivery tables
+        exec(delivery_sql);
+        Stmt version(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?1)");
+        version.bind(1, std::to_string(schema_version)).step();
+      }
+      tx.commit();
     }
     Stmt check(db_, "SELECT value FROM meta WHERE key='schema'");
-    if (!check.step() || check.text(0) != std::to_string(schema_version))
-      throw StoreError("tlsrpt store: " + path + ": unknown schema version");
+    const std::string found = check.step() ? check.text(0) : "";
+    if (mode == Mode::read_only && found == "1") {
+      has_deliveries_ = false;
+    } else if (found != std::to_string(schema_version)) {
+      throw StoreError("tlsrpt store: " + path + ": unknown schema version " + found);
+    }
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -399,8 +438,147 @@ std::uint64_t Store::prune(std::int64_t first_day_kept) {
   del.bind(1, first_day_kept);
   del.step();
   auto n = static_cast<std::uint64_t>(sqlite3_changes(db_));
+  Stmt del_delivery(db_, "DELETE FROM delivery WHERE day < ?1");
+  del_delivery.bind(1, first_day_kept);
+  del_delivery.step();
   tx.commit();
   return n;
+}
+
+std::string_view to_string(DeliveryState s) {
+  switch (s) {
+    case DeliveryState::pending: return "pending";
+    case DeliveryState::delivered: return "delivered";
+    case DeliveryState::gave_up: return "gave-up";
+  }
+  return "pending";
+}
+
+namespace {
+DeliveryState state_from_text(const std::string& t) {
+  if (t == "delivered") return DeliveryState::delivered;
+  if (t == "gave-up") return DeliveryState::gave_up;
+  return DeliveryState::pending;
+}
+}  // namespace
+
+std::size_t Store::plan_deliveries(std::int64_t day, std::string_view policy_domain,
+                                   std::string_view report_id, std::string_view file,
+                                   std::span<const PlannedRua> rua, std::int64_t now) {
+  Transaction tx(db_);
+  Stmt ins(db_,
+           "INSERT OR IGNORE INTO delivery(day, policy_domain, report_id, file, rua, target, created, state, "
+           "next_attempt) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?7)");
+  std::size_t added = 0;
+  for (const auto& r : rua) {
+    ins.reset();
+    ins.bind(1, day).bind(2, policy_domain).bind(3, report_id).bind(4, file).bind(5, r.rua).bind(6, r.target);
+    ins.bind(7, now);
+    ins.step();
+    added += static_cast<std::size_t>(sqlite3_changes(db_));
+  }
+  tx.commit();
+  return added;
+}
+
+std::vector<Delivery> Store::load_deliveries(const char* where, std::optional<std::int64_t> arg) {
+  std::vector<Delivery> out;
+  if (!has_deliveries_) return out;
+  std::string sql =
+      "SELECT d.id, d.day, d.policy_domain, d.report_id, d.file, d.rua, d.target, d.created, d.state, "
+      "d.next_attempt, (SELECT COUNT(*) FROM delivery_attempt a WHERE a.delivery_id = d.id), "
+      "(SELECT COUNT(*) FROM delivery_attempt a WHERE a.delivery_id = d.id AND a.ok = 0) FROM delivery d ";
+  sql += where;
+  Stmt q(db_, sql.c_str());
+  if (arg) q.bind(1, *arg);
+  while (q.step()) {
+    Delivery d;
+    d.id = q.integer(0);
+    d.day = q.integer(1);
+    d.policy_domain = q.text(2);
+    d.report_id = q.text(3);
+    d.file = q.text(4);
+    d.rua = q.text(5);
+    d.target = q.text(6);
+    d.created = q.integer(7);
+    d.state = state_from_text(q.text(8));
+    d.next_attempt = d.state == DeliveryState::pending ? q.integer(9) : 0;
+    d.attempts = static_cast<std::uint64_t>(q.integer(10));
+    d.failures = static_cast<std::uint64_t>(q.integer(11));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<Delivery> Store::deliveries() {
+  return load_deliveries("ORDER BY d.day, d.policy_domain, d.id", std::nullopt);
+}
+
+std::vector<Delivery> Store::deliveries(std::int64_t day) {
+  return load_deliveries("WHERE d.day = ?1 ORDER BY d.policy_domain, d.id", day);
+}
+
+std::vector<Delivery> Store::due_deliveries(std::int64_t now) {
+  return load_deliveries("WHERE d.state = 'pending' AND d.next_attempt <= ?1 ORDER BY d.next_attempt, d.id",
+                         now);
+}
+
+std::optional<std::int64_t> Store::next_delivery_time() {
+  if (!has_deliveries_) return std::nullopt;
+  Stmt q(db_, "SELECT MIN(next_attempt) FROM delivery WHERE state = 'pending'");
+  if (!q.step() || q.null(0)) return std::nullopt;
+  return q.integer(0);
+}
+
+void Store::record_attempt(const DeliveryAttempt& a) {
+  Transaction tx(db_);
+  Stmt ins(db_,
+           "INSERT INTO delivery_attempt(delivery_id, time, ok, detail, next_retry, gave_up) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  ins.bind(1, a.delivery_id).bind(2, a.time).bind(3, std::int64_t{a.ok}).bind(4, a.detail);
+  if (a.next_retry) ins.bind(5, *a.next_retry);
+  ins.bind(6, std::int64_t{a.gave_up});
+  ins.step();
+  const char* state = a.ok ? "delivered" : (a.gave_up || !a.next_retry) ? "gave-up" : "pending";
+  Stmt upd(db_, "UPDATE delivery SET state = ?2, next_attempt = ?3 WHERE id = ?1");
+  upd.bind(1, a.delivery_id).bind(2, std::string_view(state)).bind(3, a.next_retry.value_or(0));
+  upd.step();
+  if (sqlite3_changes(db_) != 1)
+    throw StoreError("tlsrpt store: no delivery " + std::to_string(a.delivery_id));
+  tx.commit();
+}
+
+std::vector<DeliveryAttempt> Store::attempts(std::int64_t delivery_id) {
+  std::vector<DeliveryAttempt> out;
+  if (!has_deliveries_) return out;
+  Stmt q(db_,
+         "SELECT time, ok, detail, next_retry, gave_up FROM delivery_attempt WHERE delivery_id = ?1 ORDER BY "
+         "id");
+  q.bind(1, delivery_id);
+  while (q.step()) {
+    DeliveryAttempt a;
+    a.delivery_id = delivery_id;
+    a.time = q.integer(0);
+    a.ok = q.integer(1) != 0;
+    a.detail = q.text(2);
+    if (!q.null(3)) a.next_retry = q.integer(3);
+    a.gave_up = q.integer(4) != 0;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::optional<std::string> Store::meta(std::string_view key) {
+  Stmt q(db_, "SELECT value FROM meta WHERE key = ?1");
+  q.bind(1, key);
+  if (!q.step()) return std::nullopt;
+  return q.text(0);
+}
+
+void Store::set_meta(std::string_view key, std::string_view value) {
+  Stmt q(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)");
+  q.bind(1, key).bind(2, value);
+  q.step();
 }
 
 }  // namespace tlsfence::tlsrpt

@@ -10,6 +10,12 @@
 // so a restart resumes exactly after the last committed line (never lost, never doubled).
 // One Store per thread; several processes may open the same file (one writer at a time,
 // readers never block the writer thanks to WAL). Errors throw StoreError.
+//
+// Report delivery is recorded here too (schema 2): one `delivery` row per (day, policy domain,
+// rua) planned when the day's report is built, and one `delivery_attempt` row per attempt
+// (time, success or failure with its detail — error text, HTTP status —, next retry time, given
+// up). A restart resumes pending deliveries from these rows. Schema 1 files are migrated on the
+// first read-write open; a read-only open of a schema 1 file shows no deliveries.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -77,6 +83,38 @@ struct RejectedInput {
   std::string data;
 };
 
+enum class DeliveryState { pending, delivered, gave_up };
+std::string_view to_string(DeliveryState s);
+
+// One rua of one day's report of one policy domain.
+struct Delivery {
+  std::int64_t id = 0;
+  std::int64_t day = 0;
+  std::string policy_domain;
+  std::string report_id;
+  std::string file;          // the report's file name in the outbox
+  std::string rua;           // the URI as written in the record
+  std::string target;        // mailto: the address; https: the URL
+  std::int64_t created = 0;  // Unix time the delivery was planned (the 24 h of retries count from here)
+  DeliveryState state = DeliveryState::pending;
+  std::int64_t next_attempt = 0;  // pending: Unix time of the next attempt; else 0
+  std::uint64_t attempts = 0;
+  std::uint64_t failures = 0;
+};
+
+struct DeliveryAttempt {
+  std::int64_t delivery_id = 0;
+  std::int64_t time = 0;  // Unix time of the attempt
+  bool ok = false;
+  std::string detail;                      // "HTTP status 200", an error text…
+  std::optional<std::int64_t> next_retry;  // failure with a retry planned
+  bool gave_up = false;                    // failure, no retry any more
+};
+
+struct PlannedRua {
+  std::string rua, target;
+};
+
 class Store {
  public:
   enum class Mode { read_write, read_only };
@@ -100,6 +138,23 @@ class Store {
   std::vector<DaySummary> summary();                              // every (day, domain)
   std::vector<std::int64_t> days();
 
+  // Delivery bookkeeping. plan_deliveries() adds one pending delivery per rua (due at `now`)
+  // unless that (day, domain, rua) is planned already; returns how many are new.
+  std::size_t plan_deliveries(std::int64_t day, std::string_view policy_domain, std::string_view report_id,
+                              std::string_view file, std::span<const PlannedRua> rua, std::int64_t now);
+  std::vector<Delivery> deliveries();                      // every one, by day, domain, id
+  std::vector<Delivery> deliveries(std::int64_t day);      // of one day
+  std::vector<Delivery> due_deliveries(std::int64_t now);  // pending with next_attempt <= now
+  std::optional<std::int64_t> next_delivery_time();        // earliest pending next_attempt
+  // One transaction: the attempt row and the delivery's new state (delivered when ok; gave_up
+  // when gave_up; else pending until next_retry).
+  void record_attempt(const DeliveryAttempt& a);
+  std::vector<DeliveryAttempt> attempts(std::int64_t delivery_id);
+
+  // Small persistent settings (e.g. the last day whose reports were built).
+  std::optional<std::string> meta(std::string_view key);
+  void set_meta(std::string_view key, std::string_view value);
+
   // Deletes every day before `first_day_kept`; returns the number of (day, domain, policy) rows.
   std::uint64_t prune(std::int64_t first_day_kept);
 
@@ -107,7 +162,9 @@ class Store {
   void exec(const char* sql);
   std::vector<PolicyAggregate> load(std::int64_t day, const std::string* domain,
                                     std::vector<std::string>* domains_out);
+  std::vector<Delivery> load_deliveries(const char* where, std::optional<std::int64_t> arg);
   sqlite3* db_ = nullptr;
+  bool has_deliveries_ = true;  // false: a schema 1 file opened read-only
 };
 
 }  // namespace tlsfence::tlsrpt

@@ -128,7 +128,8 @@ TEST(Config, EverySchemaKeyAcceptsItsDefaultText) {
     EXPECT_EQ(k.set(c, k.default_text), "") << k.name;
   }
   // 32 INTERFACE.md keys + 4 [cache] extras + local.override + forced-tls-sasl-user/-client-network
-  EXPECT_EQ(schema().size(), 39u);
+  // + tlsrpt.allow-private-addresses
+  EXPECT_EQ(schema().size(), 40u);
 }
 
 TEST(Config, ShippedSampleConfigsLoad) {

@@ -1,5 +1,7 @@
-// SQLite store: aggregation, positions in the same transaction, reopen, prune, concurrent reader.
+// SQLite store: aggregation, positions in the same transaction, reopen, prune, concurrent reader,
+// delivery bookkeeping (schema 2) and the migration of a schema 1 file.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -169,6 +171,131 @@ TEST_F(StoreTest, ConcurrentReaderSeesOnlyCommittedTotals) {
 TEST_F(StoreTest, OpenFailuresThrow) {
   EXPECT_THROW(Store((dir_ / "missing" / "x.db").string()), StoreError);
   EXPECT_THROW(Store((dir_ / "absent.db").string(), Store::Mode::read_only), StoreError);
+}
+
+TEST_F(StoreTest, DeliveriesPlannedOnceAndEveryAttemptRecorded) {
+  const std::int64_t t0 = 1'795'392'000 + 3600;  // 2026-11-23 01:00Z
+  {
+    Store s(path_);
+    const std::vector<PlannedRua> rua{{"mailto:tlsrpt@example.com", "tlsrpt@example.com"},
+                                      {"https://r.example.com/tlsrpt", "https://r.example.com/tlsrpt"}};
+    EXPECT_EQ(s.plan_deliveries(20414, "example.com", "id1", "a!example.com!x.json.gz", rua, t0), 2u);
+    // planning again (a rebuild, a restart) keeps what is there
+    EXPECT_EQ(s.plan_deliveries(20414, "example.com", "id1", "a!example.com!x.json.gz", rua, t0 + 50), 0u);
+    auto due = s.due_deliveries(t0);
+    ASSERT_EQ(due.size(), 2u);
+    EXPECT_EQ(s.due_deliveries(t0 - 1).size(), 0u);
+    EXPECT_EQ(s.next_delivery_time(), t0);
+    const auto mail = due[0].rua.starts_with("mailto:") ? due[0] : due[1];
+    const auto web = due[0].rua.starts_with("mailto:") ? due[1] : due[0];
+    EXPECT_EQ(mail.created, t0);
+    EXPECT_EQ(mail.state, DeliveryState::pending);
+    s.record_attempt({mail.id, t0, true, "accepted by /usr/sbin/sendmail", std::nullopt, false});
+    s.record_attempt({web.id, t0, false, "HTTP status 503", t0 + 60, false});
+    EXPECT_EQ(s.next_delivery_time(), t0 + 60);
+    EXPECT_TRUE(s.due_deliveries(t0 + 59).empty());
+    ASSERT_EQ(s.due_deliveries(t0 + 60).size(), 1u);
+    EXPECT_EQ(s.due_deliveries(t0 + 60)[0].id, web.id);
+    s.record_attempt({web.id, t0 + 60, false, "refused to connect", std::nullopt, true});
+    EXPECT_FALSE(s.next_delivery_time());
+    EXPECT_THROW(s.record_attempt({9999, t0, true, "x", std::nullopt, false}), StoreError);
+  }
+  Store r(path_, Store::Mode::read_only);  // survives reopen
+  auto all = r.deliveries(20414);
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& d : all) {
+    EXPECT_EQ(d.report_id, "id1");
+    EXPECT_EQ(d.file, "a!example.com!x.json.gz");
+    auto attempts = r.attempts(d.id);
+    if (d.rua.starts_with("mailto:")) {
+      EXPECT_EQ(d.state, DeliveryState::delivered);
+      EXPECT_EQ(d.attempts, 1u);
+      EXPECT_EQ(d.failures, 0u);
+      ASSERT_EQ(attempts.size(), 1u);
+      EXPECT_TRUE(attempts[0].ok);
+      EXPECT_EQ(attempts[0].detail, "accepted by /usr/sbin/sendmail");
+    } else {
+      EXPECT_EQ(d.target, "https://r.example.com/tlsrpt");
+      EXPECT_EQ(d.state, DeliveryState::gave_up);
+      EXPECT_EQ(d.attempts, 2u);
+      EXPECT_EQ(d.failures, 2u);
+      ASSERT_EQ(attempts.size(), 2u);
+      EXPECT_EQ(attempts[0].detail, "HTTP status 503");
+      EXPECT_EQ(attempts[0].next_retry, t0 + 60);
+      EXPECT_FALSE(attempts[0].gave_up);
+      EXPECT_EQ(attempts[1].time, t0 + 60);
+      EXPECT_FALSE(attempts[1].next_retry);
+      EXPECT_TRUE(attempts[1].gave_up);
+    }
+  }
+  EXPECT_EQ(r.deliveries().size(), 2u);
+  EXPECT_TRUE(r.deliveries(20415).empty());
+}
+
+TEST_F(StoreTest, MetaValues) {
+  Store s(path_);
+  EXPECT_FALSE(s.meta("last-report-day"));
+  s.set_meta("last-report-day", "20414");
+  s.set_meta("last-report-day", "20415");
+  EXPECT_EQ(s.meta("last-report-day"), "20415");
+}
+
+TEST_F(StoreTest, PruneDropsOldDeliveriesToo) {
+  Store s(path_);
+  std::vector<Outcome> v{make(100, "a.example", std::nullopt), make(101, "a.example", std::nullopt)};
+  s.add(v);
+  const std::vector<PlannedRua> rua{{"mailto:r@a.example", "r@a.example"}};
+  s.plan_deliveries(100, "a.example", "id", "f", rua, 5);
+  s.plan_deliveries(101, "a.example", "id", "f", rua, 5);
+  s.prune(101);
+  ASSERT_EQ(s.deliveries().size(), 1u);
+  EXPECT_EQ(s.deliveries()[0].day, 101);
+}
+
+// A file written by schema 1 (before delivery bookkeeping): a read-only open shows its data and
+// no deliveries; the first read-write open migrates it to schema 2 without losing anything.
+TEST_F(StoreTest, SchemaOneFileIsMigrated) {
+  {
+    Store s(path_);
+    std::vector<Outcome> v{make(200, "old.example", std::nullopt),
+                           make(200, "old.example", TlsrptResult::certificate_expired)};
+    s.add(v, std::vector<LogPosition>{{"postfix-log:/x", 7, 1234, "h"}});
+  }
+  {  // turn it back into what schema 1 wrote
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE delivery_attempt; DROP TABLE delivery; "
+                           "UPDATE meta SET value='1' WHERE key='schema'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    Store r(path_, Store::Mode::read_only);
+    EXPECT_TRUE(r.deliveries().empty());
+    EXPECT_FALSE(r.next_delivery_time());
+    ASSERT_EQ(r.summary().size(), 1u);
+  }
+  Store s(path_);
+  EXPECT_EQ(s.meta("schema"), "2");
+  ASSERT_EQ(s.summary().size(), 1u);
+  EXPECT_EQ(s.summary()[0].successful_sessions, 1u);
+  EXPECT_EQ(s.summary()[0].failed_sessions, 1u);
+  EXPECT_EQ(s.position("postfix-log:/x")->offset, 1234u);
+  const std::vector<PlannedRua> rua{{"mailto:r@old.example", "r@old.example"}};
+  EXPECT_EQ(s.plan_deliveries(200, "old.example", "id", "f", rua, 1), 1u);
+}
+
+TEST_F(StoreTest, UnknownSchemaVersionRefused) {
+  { Store s(path_); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THROW(Store s(path_), StoreError);
+  EXPECT_THROW(Store s(path_, Store::Mode::read_only), StoreError);
 }
 
 }  // namespace
