@@ -235,7 +235,53 @@ std::optional<PostfixEvent> parse_delivery(std::string_view m, PostfixEvent ev) 
   }
   if (ev.status.empty()) return std::nullopt;
   ev.result = classify_postfix_reason(ev.status_text);
+  if (ev.result && ev.ip.empty()) {
+    // relay=none: no connection was made (e.g. "TLSA lookup error for mx1.example:25"); the
+    // MX the text names is the receiving MX.
+    ev.host = {};  // not "none"
+    std::string_view text = ev.status_text;
+    auto pos = text.find(" for ");
+    if (pos != std::string_view::npos) {
+      text.remove_prefix(pos + 5);
+      text = text.substr(0, text.find_first_of(":; "));
+      if (!text.empty() && text.find('.') != std::string_view::npos) ev.host = text;
+    }
+  }
   ev.kind = PostfixEventKind::delivery;
+  return ev;
+}
+
+// "warning: …" of smtp(8) about TLS: "HOST[IP]:PORT: all TLSA records unusable, …",
+// "TLS policy lookup for DOMAIN/HOST: …", "_25._tcp.HOST unsupported TLSA …",
+// "DANE TLSA lookup problem: …". Other warnings are not TLS events.
+std::optional<PostfixEvent> parse_warning(std::string_view m, PostfixEvent ev) {
+  if (!consume(m, "warning: ")) return std::nullopt;
+  auto has = [&](std::string_view needle) { return m.find(needle) != std::string_view::npos; };
+  if (!has("TLS") && !has("DANE") && !has("certificate")) return std::nullopt;
+  ev.reason = m;
+  ev.result = classify_postfix_reason(m);
+  std::string_view rest = m;
+  if (take_peer(rest, ev.host, ev.ip, ev.port) && rest.substr(0, 2) == ": ") {
+    // "HOST[IP]:PORT: …"
+  } else {
+    ev.host = {};
+    ev.ip = {};
+    ev.port = 0;
+    rest = m;
+    if (consume(rest, "TLS policy lookup for ")) {  // "DOMAIN/HOST: …"
+      auto slash = rest.find('/');
+      auto colon = rest.find(": ");
+      if (slash != std::string_view::npos && colon != std::string_view::npos && slash < colon)
+        ev.host = rest.substr(slash + 1, colon - slash - 1);
+    } else if (consume(rest, "_")) {  // "_25._tcp.HOST …"
+      auto tcp = rest.find("._tcp.");
+      if (tcp != std::string_view::npos) {
+        rest.remove_prefix(tcp + 6);
+        ev.host = rest.substr(0, rest.find(' '));
+      }
+    }
+  }
+  ev.kind = PostfixEventKind::tls_warning;
   return ev;
 }
 
@@ -401,6 +447,10 @@ std::optional<PostfixEvent> parse_postfix_line(std::string_view line) {
     case 'c':
     case 's':
     case 'C': tls = parse_tls_failure(m, attempt); break;
+    case 'w':
+      // "warning: …" — never a queue id line (smtp(8) warnings carry none)
+      if (m.substr(0, 9) == "warning: ") return parse_warning(m, attempt);
+      break;
     default: break;
   }
   if (tls) return tls;

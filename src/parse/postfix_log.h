@@ -46,6 +46,9 @@ enum class PostfixEventKind {
   delivery,        // "QID: to=<rcpt>, relay=HOST[IP]:PORT, …, status=sent (…)"
   note,            // "QID: TLS is required, but was not offered by host HOST[IP]" and other TLS texts
   tlsrpt_status,   // 3.10+: "TLSRPT: status=success|failure, domain=D, receiving_mx=HOST[IP]…"
+  tls_warning,     // "warning: …" about TLS/TLSA/DANE/certificates (e.g. "all TLSA records
+                   // unusable", "TLS policy lookup for D/MX: TLSA lookup error for MX:25"):
+                   // context only, the delivery line that follows carries the outcome
 };
 
 enum class TlsTrust { anonymous, untrusted, trusted, verified };
@@ -57,7 +60,8 @@ struct PostfixEvent {
   std::uint32_t pid = 0;
   std::string_view queue_id;  // delivery, note
 
-  // The peer: tls_connection, tls_failure, delivery (relay=), tlsrpt_status, note (if named).
+  // The peer: tls_connection, tls_failure, delivery (relay=; with relay=none the MX named in a
+  // "TLSA lookup error for MX:25" status), tlsrpt_status, note and tls_warning (if named).
   std::string_view host, ip;
   std::uint16_t port = 0;
 
@@ -66,7 +70,8 @@ struct PostfixEvent {
   bool reused = false;  // "reused": a cached connection, not a new TLS handshake
   std::string_view protocol, cipher;
 
-  // tls_failure, note, tlsrpt_status (failure), delivery (status text with a TLS reason)
+  // tls_failure, note, tlsrpt_status (failure), delivery (status text with a TLS reason),
+  // tls_warning (result if the text maps to one; reason = the text after "warning: ")
   std::optional<TlsrptResult> result;
   std::string_view reason;  // failure text; for TLSRPT lines the failure_reason
 

@@ -66,6 +66,7 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
   ++stats_.events;
   const std::int64_t t = unix_time(ev.time, now_unix);
   switch (ev.kind) {
+    case K::tls_warning: return;  // context only: the delivery line carries the outcome
     case K::tlsrpt_status: {
       if (!tlsrpt_lines_seen_) {
         tlsrpt_lines_seen_ = true;
@@ -184,9 +185,10 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
         current->reported = true;
         return;
       }
-      if (ev.result && !ev.ip.empty()) {
+      if (ev.result && (!ev.ip.empty() || !ev.host.empty())) {
         // A TLS failure known only from the delivery status (no TLS line, e.g. STARTTLS not
-        // offered): one session, remembered so further recipients do not count it again.
+        // offered, or no connection at all: "TLSA lookup error for MX:25" with relay=none): one
+        // session, remembered so further recipients do not count it again.
         Session& s = fresh_session(ev.pid);
         s.host = std::string(ev.host);
         s.ip = std::string(ev.ip);

@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::int64_t D = 20780;  // 2026-11-22
+constexpr std::int64_t D = 20780;  // 2026-11-23
 constexpr std::int64_t midnight_after_d = (D + 1) * 86400;
 constexpr const char* web = "https://r.a.example/report";
 constexpr const char* mail = "mailto:tlsrpt@a.example";

@@ -292,7 +292,8 @@ TEST(PostfixLog, NotSmtpLines) {
            "Nov 22 06:47:50 sender postfix/smtpd[1]: Anonymous TLS connection established from "
            "unknown[192.0.2.1]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
            "Nov 22 06:47:50 sender postfix/smtp[1]: connect to mx[192.0.2.1]:25: Connection refused",
-           "Nov 22 06:47:50 sender postfix/smtp[1]: warning: TLS library problem",
+           "Nov 22 06:47:50 sender postfix/smtp[1]: warning: database /etc/postfix/transport.db is older",
+           "Nov 22 06:47:50 sender postfix/smtp[1]: warning:TLS without the space",
            "Nov 22 06:47:50 sender kernel: /smtp[ nonsense",
            "Nov 22 06:47:50 sender postfix/smtp[1]: Verified TLS connection established to nobrackets: x",
            "garbage /smtp[",
@@ -300,6 +301,58 @@ TEST(PostfixLog, NotSmtpLines) {
        }) {
     EXPECT_FALSE(parse_postfix_line(l)) << l;
   }
+}
+
+// smtp(8) warnings about TLS are recognised (context only: the delivery line carries the
+// outcome), never mistaken for a "QID: note" with the queue id "warning".
+TEST(PostfixLog, TlsWarnings) {
+  struct Row {
+    const char* message;
+    const char* host;
+    const char* ip;
+    std::optional<TlsrptResult> result;
+  };
+  const Row rows[] = {
+      {"warning: TLS library problem: error:0A000126:SSL routines::unexpected eof while reading", "", "",
+       std::nullopt},
+      {"warning: mx1.example.com[192.0.2.1]:25: all TLSA records unusable, fallback to unauthenticated TLS",
+       "mx1.example.com", "192.0.2.1", TlsrptResult::tlsa_invalid},
+      {"warning: TLS policy lookup for example.com/mx1.example.com: TLSA lookup error for mx1.example.com:25",
+       "mx1.example.com", "", TlsrptResult::dnssec_invalid},
+      {"warning: TLS policy lookup for example.com/mx1.example.com: client TLS configuration problem",
+       "mx1.example.com", "", std::nullopt},
+      {"warning: _25._tcp.mx1.example.com unsupported TLSA certificate usage: 0 0 1 ABCD", "mx1.example.com",
+       "", std::nullopt},
+      {"warning: DANE TLSA lookup problem: Host or domain name not found", "", "", std::nullopt},
+      {"warning: socketmap:unix:/run/tlsfence/sm.sock:tlspolicy socketmap server temporary error: DNSSEC "
+       "validation of _25._tcp.mx1.example.com TLSA failed",
+       "", "", std::nullopt},
+      {"warning: host mx[192.0.2.1: certificate weird", "", "", std::nullopt},  // malformed peer: no host
+  };
+  for (const auto& r : rows) {
+    const std::string line = std::string("Nov 22 06:47:50 sender postfix/smtp[7]: ") + r.message;
+    auto ev = parse_postfix_line(line);
+    ASSERT_TRUE(ev) << line;
+    EXPECT_EQ(ev->kind, PostfixEventKind::tls_warning) << line;
+    EXPECT_TRUE(ev->queue_id.empty()) << line;
+    EXPECT_EQ(ev->host, r.host) << line;
+    EXPECT_EQ(ev->ip, r.ip) << line;
+    EXPECT_EQ(ev->result, r.result) << line;
+    EXPECT_EQ(ev->reason, std::string_view(r.message).substr(9)) << line;
+  }
+}
+
+// relay=none with a TLS reason: the MX named in the text is the peer.
+TEST(PostfixLog, DeliveryWithoutConnectionNamesTheMx) {
+  auto ev = parse_postfix_line(
+      "Nov 22 10:01:41 sender postfix/smtp[18752]: 4FE8FA743B2: to=<user@bogustlsa.test>, relay=none, "
+      "delay=0.02, delays=0.01/0/0.01/0, dsn=4.7.5, status=deferred (TLSA lookup error for "
+      "mx1.bogustlsa.test:25)");
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->kind, PostfixEventKind::delivery);
+  EXPECT_EQ(ev->host, "mx1.bogustlsa.test");
+  EXPECT_TRUE(ev->ip.empty());
+  EXPECT_EQ(ev->result, TlsrptResult::dnssec_invalid);
 }
 
 TEST(PostfixLog, HostIpPort) {
