@@ -109,9 +109,4 @@ int cli_explain(const Config& cfg, bool json, const std::string& domain) {
   return d.verdict == Verdict::temp_fail ? 1 : 0;
 }
 
-int cli_check(const Config&, bool, const std::string&) {
-  std::fprintf(stderr, "tlsfence: check: not implemented yet (use `tlsfence explain`)\n");
-  return 2;
-}
-
 }  // namespace tlsfence
