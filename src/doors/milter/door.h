@@ -4,9 +4,12 @@
 // it calls (PolicyLookup, policy::ForcedTls, policy::bogus_refusal) knows nothing of it.
 //
 // Steps negotiated: connect (client address), envfrom (sender, `{auth_authen}`), envrcpt
-// (prefetch + early refusal), header (only when forced-TLS rules exist: RFC 8689
-// `TLS-Required: No`), eom, abort, close. HELO, DATA, EOH, body and unknown commands are
+// (prefetch + early refusal), data, header (only when forced-TLS rules exist: RFC 8689
+// `TLS-Required: No`), eom, abort, close. HELO, EOH, body and unknown commands are
 // negotiated out (SMFIP_NO*), headers too when there is no forced-TLS rule.
+//  - data (after the last RCPT): a message no forced-TLS rule applies to is answered
+//    SMFIS_ACCEPT, so the MTA sends this milter neither its headers nor its end of message
+//    (one round trip instead of one per header + eom: most of the door's cost per message).
 //  - envrcpt: the recipient domain's lookup is posted to the io_context (asio::co_spawn, on
 //    the io thread) and the libmilter thread waits for it at most ReceptionOptions::wait; past
 //    that the recipient continues and the lookup keeps running (it warms the cache). With

@@ -34,9 +34,14 @@ function envelope(conn, sender, recipients, sasl_user)
   end
 end
 
--- Headers (each must continue), then end of message; returns whether the forced-TLS
--- header was added.
+-- DATA, then (unless the door accepted the message at DATA: no forced-TLS rule applies, so it
+-- needs neither headers nor end of message and an MTA sends it none) headers (each must
+-- continue) and end of message; returns whether the forced-TLS header was added.
 function finish(conn, headers)
+  check(mt.data(conn) == nil, "mt.data")
+  local r = mt.getreply(conn)
+  if r == SMFIR_ACCEPT then return false end
+  check(r == SMFIR_CONTINUE, "DATA: reply " .. string.char(r))
   for _, h in ipairs(headers or {}) do
     check(mt.header(conn, h[1], h[2]) == nil, "mt.header")
     expect_reply(conn, SMFIR_CONTINUE, "header " .. h[1])
