@@ -43,11 +43,11 @@ def qid(i):
     return "D%08X" % i
 
 
-def session(i, domain):
+def session(i, domain, stamp="Nov 22 07:09:30"):
     pid = 2000 + i % 13
-    return (f"Nov 22 07:09:30 sender postfix/smtp[{pid}]: Verified TLS connection established to mx1.{domain}"
+    return (f"{stamp} sender postfix/smtp[{pid}]: Verified TLS connection established to mx1.{domain}"
             f"[192.0.2.14]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n"
-            f"Nov 22 07:09:30 sender postfix/smtp[{pid}]: {qid(i)}: to=<user@{domain}>, relay=mx1.{domain}"
+            f"{stamp} sender postfix/smtp[{pid}]: {qid(i)}: to=<user@{domain}>, relay=mx1.{domain}"
             f"[192.0.2.14]:25, delay=0.06, delays=0.01/0/0.04/0.01, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n")
 
 
@@ -84,15 +84,37 @@ class Rptd(unittest.TestCase):
     def counts(self, db=None, check=True):
         out = {}
         for line in self.cli("report", "list", db=db, check=check).splitlines():
+            if line.startswith(" "):
+                continue  # a report, rua or attempt line
             f = line.split()
             if len(f) == 6 and f[2] == "success":
                 out[(f[0], f[1])] = (int(f[3]), int(f[5]))
         return out
 
-    def start_rptd(self, **extra):
-        p = subprocess.Popen([RPTD] + self.opts(**extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start_rptd(self, env=None, **extra):
+        p = subprocess.Popen([RPTD] + self.opts(**extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env)
         self.procs.append(p)
         return p
+
+    def deliveries(self, **extra):
+        """`tlsfence report list` as {(day, domain): {rua: (state, attempts, next_retry, [attempt lines])}}."""
+        out = {}
+        key = rua = None
+        for line in self.cli("report", "list", **extra).splitlines():
+            if not line.startswith(" "):
+                f = line.split()
+                key = (f[0], f[1])
+                out[key] = {}
+            elif line.startswith("    rua "):
+                # "    rua URI  STATE, N attempt(s), next retry T|-"
+                uri, rest = line[len("    rua "):].split("  ", 1)
+                state, attempts, nxt = [x.strip() for x in rest.split(",")]
+                rua = uri
+                out[key][rua] = [state, int(attempts.split()[0]), nxt[len("next retry "):], []]
+            elif line.startswith("      "):
+                out[key][rua][3].append(line.strip())
+        return out
 
     def wait_total(self, want, seconds=300, db=None):
         deadline = time.time() + seconds
@@ -201,10 +223,34 @@ class Rptd(unittest.TestCase):
         seen = set(os.listdir(maildir)) if os.path.isdir(maildir) else set()
         https_dir = W["WORLD_TLSRPT_HTTPS_DIR"]
         https_seen = set(os.listdir(https_dir))
-        out = self.cli("report", "send", "--day", day, check=False,
-                       sendmail_command=f"/usr/sbin/sendmail -C {W['WORLD_POSTFIX_OUT']} -i -t")
+        sendmail = f"/usr/sbin/sendmail -C {W['WORLD_POSTFIX_OUT']} -i -t"
+        # tlsrpt.test is on loopback: refused without [tlsrpt] allow-private-addresses
+        out = self.cli("report", "send", "--day", day, check=False, sendmail_command=sendmail)
         self.assertIn("sts.test mailto:tlsrpt@reports.test ok", out)
-        self.assertIn("sts.test https://tlsrpt.test/report ok", out)
+        self.assertRegex(out, r"sts\.test https://tlsrpt\.test/report fail refused to connect to tlsrpt\.test: "
+                              r"address not allowed: 127\.0\.0\.21 \(loopback\)")
+        self.assertEqual(set(os.listdir(https_dir)), https_seen, "nothing may reach the refused receiver")
+        listed = self.deliveries()[(day, "sts.test")]
+        self.assertEqual(listed["mailto:tlsrpt@reports.test"][:2], ["delivered", 1])
+        self.assertRegex(listed["mailto:tlsrpt@reports.test"][3][0], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ok +accepted by ")
+        https = listed["https://tlsrpt.test/report"]
+        self.assertEqual(https[:2], ["pending", 1])
+        self.assertRegex(https[2], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")  # next retry planned
+        self.assertIn("fail refused to connect to tlsrpt.test: address not allowed: 127.0.0.21 (loopback)",
+                      https[3][0])
+        # allowed: the https rua is delivered now, the mailto rua is not sent again
+        out = self.cli("report", "send", "--day", day, check=False, sendmail_command=sendmail,
+                       allow_private_addresses="yes")
+        self.assertIn("sts.test mailto:tlsrpt@reports.test already delivered", out)
+        self.assertIn("sts.test https://tlsrpt.test/report ok HTTP status 2", out)
+        listed = self.deliveries()[(day, "sts.test")]
+        self.assertEqual(listed["mailto:tlsrpt@reports.test"][:3], ["delivered", 1, "-"])
+        https = listed["https://tlsrpt.test/report"]
+        self.assertEqual(https[:3], ["delivered", 2, "-"])
+        self.assertIn(" fail refused to connect", https[3][0])
+        self.assertRegex(https[3][1], r"Z ok +HTTP status 2\d\d$")
+        report_line = [l for l in self.cli("report", "list").splitlines() if l.startswith("  report ")]
+        self.assertTrue(any("!sts.test!" in l and l.endswith(".json.gz") for l in report_line), report_line)
         new_headers = sorted(n for n in set(os.listdir(https_dir)) - https_seen if n.endswith(".headers"))
         self.assertEqual(len(new_headers), 1, new_headers)
         with open(os.path.join(https_dir, new_headers[0])) as f:
@@ -232,7 +278,61 @@ class Rptd(unittest.TestCase):
         self.assertIsNotNone(found, "report mail did not reach reports.test")
         self.assertIn('multipart/report; report-type="tlsrpt"', found)
         self.assertIn("application/tlsrpt+gzip", found)
-        self.assertIn("delivery " + day + " sts.test mailto:tlsrpt@reports.test ok", self.cli("report", "list"))
+
+    def test_sidecar_daily_job_records_attempts_and_resumes_retries_after_restart(self):
+        """tlsfence-rptd builds yesterday's report at start (delay 0, nothing built yet), delivers
+        it (mailto through the world's Postfix; https refused: tlsrpt.test is on loopback), records
+        every attempt in tlsrpt.db; restarted with allow-private-addresses = yes it resumes the
+        pending https retry from the store (1 min back-off) and does not mail again."""
+        yesterday = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+        day = yesterday.strftime("%Y-%m-%d")
+        stamp = f"{yesterday:%b} {yesterday.day:2d} 12:00:00"
+        log = os.path.join(self.dir, "mail.log")
+        with open(log, "w") as f:
+            f.write("".join(session(i, "sts.test", stamp) for i in range(3)))
+        self.cli("report", "ingest", "--postfix-log", log)
+        self.assertEqual(self.counts()[(day, "sts.test")], (3, 0))
+        env = dict(os.environ, TLSFENCE_RPTD_REPORT_DELAY="0")
+        sendmail = f"/usr/sbin/sendmail -C {W['WORLD_POSTFIX_OUT']} -i -t"
+        p = self.start_rptd(env=env, socket="", postfix_log="", sendmail_command=sendmail)
+        deadline = time.time() + 120
+        listed = {}
+        while time.time() < deadline:
+            listed = self.deliveries().get((day, "sts.test"), {})
+            if len(listed) == 2 and all(v[1] >= 1 for v in listed.values()):
+                break
+            time.sleep(0.5)
+        self.assertEqual(sorted(listed), ["https://tlsrpt.test/report", "mailto:tlsrpt@reports.test"], listed)
+        self.assertEqual(listed["mailto:tlsrpt@reports.test"][:2], ["delivered", 1])
+        https = listed["https://tlsrpt.test/report"]
+        self.assertEqual(https[0], "pending")
+        self.assertIn("address not allowed: 127.0.0.21 (loopback)", https[3][0])
+        first = datetime.datetime.strptime(https[3][0].split()[0], "%Y-%m-%dT%H:%M:%SZ")
+        retry = datetime.datetime.strptime(https[2], "%Y-%m-%dT%H:%M:%SZ")
+        self.assertEqual((retry - first).total_seconds(), 60)  # back-off: 1 min
+        p.terminate()
+        self.assertEqual(p.wait(30), 0)
+        uploads = set(os.listdir(W["WORLD_TLSRPT_HTTPS_DIR"]))
+        self.start_rptd(env=env, socket="", postfix_log="", sendmail_command=sendmail,
+                        allow_private_addresses="yes")
+        deadline = time.time() + 150
+        while time.time() < deadline:
+            listed = self.deliveries()[(day, "sts.test")]
+            if listed["https://tlsrpt.test/report"][0] != "pending":
+                break
+            time.sleep(1)
+        https = listed["https://tlsrpt.test/report"]
+        self.assertEqual(https[0], "delivered", https)
+        self.assertRegex(https[3][-1], r"Z ok +HTTP status 2\d\d$")
+        retried = datetime.datetime.strptime(https[3][-1].split()[0], "%Y-%m-%dT%H:%M:%SZ")
+        self.assertGreaterEqual(retried, retry)  # not before the stored retry time
+        self.assertEqual(listed["mailto:tlsrpt@reports.test"][:2], ["delivered", 1])  # not mailed again
+        new = [n for n in set(os.listdir(W["WORLD_TLSRPT_HTTPS_DIR"])) - uploads if n.endswith(".body")]
+        self.assertEqual(len(new), 1, new)
+        with open(os.path.join(W["WORLD_TLSRPT_HTTPS_DIR"], new[0]), "rb") as f:
+            report = json.loads(gzip.decompress(f.read()))
+        self.assertEqual(report["date-range"]["start-datetime"], day + "T00:00:00Z")
+        self.assertEqual(report["policies"][0]["summary"]["total-successful-session-count"], 3)
 
 
 if __name__ == "__main__":

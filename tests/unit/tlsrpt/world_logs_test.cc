@@ -295,10 +295,14 @@ TEST(PostfixWorldLive, EveryTlsLookingSmtpLineIsRecognised) {
 // Sendmail's informational STARTTLS lines: known forms that are not an outcome. A STARTTLS
 // line of another form must be looked at (the live test fails on it).
 bool sendmail_informational(std::string_view line) {
-  for (std::string_view form :
-       {"STARTTLS: ClientCertFile missing", "STARTTLS: ClientKeyFile missing", "STARTTLS: CRLFile missing",
-        "STARTTLS=client, init=", "STARTTLS=client, start=", "STARTTLS=client, cert-subject=",
-        "STARTTLS=client, SSL_shutdown failed"}) {
+  // "STARTTLS: ClientCertFile missing", "… ServerKeyFile missing", "… CRLFile missing": the
+  // world's Sendmail has no certificate of its own
+  if (const auto at = line.find("STARTTLS: "); at != std::string_view::npos) {
+    const std::string_view setting = line.substr(at + 10);
+    if (setting.ends_with("File missing") && setting.find(' ') == setting.size() - 8) return true;
+  }
+  for (std::string_view form : {"STARTTLS=client, init=", "STARTTLS=client, start=",
+                                "STARTTLS=client, cert-subject=", "STARTTLS=client, SSL_shutdown failed"}) {
     if (line.find(form) != std::string_view::npos) return true;
   }
   return false;
