@@ -6,6 +6,7 @@
 // prints a verdict (src/check). Exit status: 0 the policy was determined and every MX address
 // passes it, or there is no policy; 1 TEMP (policy undeterminable) or FAIL (some MX would be
 // refused); 2 usage or config error (bad DOMAIN, unloadable CA file or DNS configuration).
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -31,6 +32,15 @@ namespace {
 // long; a server that drips its banner byte by byte is cut off here.
 constexpr std::chrono::seconds kProbeTimeout{20};
 
+// As the daemon (policy_stack.cc): libunbound's auto-trust-anchor copy lives beside cache.db,
+// so the check validates with the same (possibly rolled) root key. cache.db itself is not opened.
+std::filesystem::path anchor_dir(const std::string& db) {
+  std::filesystem::path dir = std::filesystem::path(db).parent_path();
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return {};
+  return dir;
+}
+
 }  // namespace
 
 int cli_check(const Config& cfg, bool json, const std::string& domain_arg) {
@@ -52,7 +62,7 @@ int cli_check(const Config& cfg, bool json, const std::string& domain_arg) {
   std::optional<check::RecordingDns> recording_dns;
   std::optional<check::RecordingFetcher> fetcher;
   try {
-    resolver.emplace(io, cfg.dns);
+    resolver.emplace(io, cfg.dns, anchor_dir(cfg.cache.db));
     recording_dns.emplace(*resolver);
     https_fetcher = https::make_sts_fetcher(*recording_dns, https::sts_fetcher_options(cfg.mta_sts));
     fetcher.emplace(*https_fetcher);

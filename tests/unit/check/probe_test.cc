@@ -46,9 +46,10 @@ Task<std::string> hear(tcp::socket& s, asio::streambuf& buf) {
 
 // Runs `script` as the server of one connection and probes it; returns the probe result.
 ProbeResult run(Script script, std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                const DaneInput* dane = nullptr) {
+                const DaneInput* dane = nullptr, std::string host = "mx.test",
+                std::string address = "127.0.0.1") {
   asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address(address), 0));
   ProbeOptions o;
   o.port = acceptor.local_endpoint().port();
   o.timeout = timeout;
@@ -62,8 +63,7 @@ ProbeResult run(Script script, std::chrono::milliseconds timeout = std::chrono::
       },
       asio::detached);
   asio::co_spawn(
-      io, [&]() -> Task<void> { result = co_await prober.probe("mx.test", "127.0.0.1", dane); },
-      asio::detached);
+      io, [&]() -> Task<void> { result = co_await prober.probe(host, address, dane); }, asio::detached);
   io.run_for(std::chrono::seconds(30));
   EXPECT_TRUE(result.has_value());
   return result.value_or(ProbeResult{});
@@ -149,13 +149,13 @@ struct TestCert {
   EVP_PKEY* key = nullptr;
   X509* cert = nullptr;
   std::string spki_sha256;
-  TestCert() {
+  explicit TestCert(long not_after_seconds = 3600) {
     key = EVP_EC_gen("P-256");
     cert = X509_new();
     X509_set_version(cert, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -7200);
+    X509_gmtime_adj(X509_getm_notAfter(cert), not_after_seconds);
     X509_set_pubkey(cert, key);
     X509_NAME* name = X509_get_subject_name(cert);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mx.test"),
@@ -229,6 +229,56 @@ TEST(StarttlsProbe, TlsHandshakeDaneMismatch) {
   EXPECT_TRUE(r.dane_checked);
   EXPECT_FALSE(r.dane_ok);
   EXPECT_FALSE(r.dane_error.empty());
+}
+
+// RFC 7672 §3.1.1: a DANE-EE(3) match ignores the certificate's names and validity dates.
+TEST(StarttlsProbe, DaneEeIgnoresNameAndExpiry) {
+  TestCert c(-3600);  // expired an hour ago
+  DaneInput dane{"other.test", {TlsaRecord{3, 1, 1, c.spki_sha256, true}}};
+  auto r = run(tls_server(c), std::chrono::seconds(5), &dane, "other.test");
+  ASSERT_EQ(r.stage, ProbeStage::done) << r.error;
+  ASSERT_FALSE(r.chain.empty());
+  EXPECT_TRUE(r.chain[0].expired);
+  EXPECT_FALSE(r.name_matches);
+  EXPECT_TRUE(r.dane_ok) << r.dane_error;
+}
+
+// DANE-TA(2) is not a leaf match: the certificate must chain to the TA (here it does not: the
+// TLSA names another key) — the probe reports no match rather than trusting the leaf.
+TEST(StarttlsProbe, DaneTaWithoutChainDoesNotMatch) {
+  TestCert c;
+  DaneInput dane{"mx.test", {TlsaRecord{2, 1, 1, std::string(32, '\x17'), true}}};
+  auto r = run(tls_server(c), std::chrono::seconds(5), &dane);
+  ASSERT_EQ(r.stage, ProbeStage::done) << r.error;
+  EXPECT_FALSE(r.dane_ok);
+}
+
+// PKIX-TA(0) / PKIX-EE(1) records are not used for SMTP (RFC 7672 §3.1.3): even one that
+// matches the certificate does not make the DANE check pass.
+TEST(StarttlsProbe, PkixUsagesAreIgnored) {
+  TestCert c;
+  DaneInput dane{"mx.test", {TlsaRecord{1, 1, 1, c.spki_sha256, true}}};
+  auto r = run(tls_server(c), std::chrono::seconds(5), &dane);
+  ASSERT_EQ(r.stage, ProbeStage::done) << r.error;
+  EXPECT_TRUE(r.dane_checked);
+  EXPECT_FALSE(r.dane_ok);
+}
+
+TEST(StarttlsProbe, Ipv6Address) {
+  boost::system::error_code ec;
+  {
+    asio::io_context io;
+    tcp::acceptor probe_v6(io);
+    probe_v6.open(tcp::v6(), ec);
+    if (!ec) probe_v6.bind(tcp::endpoint(asio::ip::make_address("::1"), 0), ec);
+  }
+  if (ec) GTEST_SKIP() << "no IPv6 loopback here: " << ec.message();
+  TestCert c;
+  DaneInput dane{"mx.test", {TlsaRecord{3, 1, 1, c.spki_sha256, true}}};
+  auto r = run(tls_server(c), std::chrono::seconds(5), &dane, "mx.test", "::1");
+  EXPECT_EQ(r.address, "::1");
+  ASSERT_EQ(r.stage, ProbeStage::done) << r.error;
+  EXPECT_TRUE(r.dane_ok) << r.dane_error;
 }
 
 TEST(StarttlsProbe, DataAfterStarttlsReplyIsRefused) {
