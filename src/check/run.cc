@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 #include <algorithm>
+#include <boost/asio/redirect_error.hpp>
+#include <functional>
 #include <set>
 
 #include "check/verdict.h"
@@ -156,6 +158,29 @@ std::vector<std::string> addresses_of(const HostCheck& h) {
   return out;
 }
 
+// Runs every job concurrently on this coroutine's executor and returns when all have finished
+// (each is bounded by its own deadline: DNS timeout, probe timeout). A job that throws counts
+// as finished.
+Task<void> run_all(std::vector<std::function<Task<void>()>> jobs) {
+  struct Join {
+    explicit Join(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::size_t left = 0;
+  };
+  auto join = std::make_shared<Join>(co_await asio::this_coro::executor);
+  join->left = jobs.size();
+  join->timer.expires_at(asio::steady_timer::time_point::max());
+  for (auto& job : jobs) {
+    asio::co_spawn(join->timer.get_executor(), std::move(job), [join](std::exception_ptr) {
+      if (--join->left == 0) join->timer.cancel();
+    });
+  }
+  while (join->left > 0) {
+    boost::system::error_code ec;
+    co_await join->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 }  // namespace
 
 Task<CheckReport> run_check(std::string domain, PolicyLookup& lookup, RecordingDns& dns,
@@ -166,17 +191,26 @@ Task<CheckReport> run_check(std::string domain, PolicyLookup& lookup, RecordingD
   const DnsAnswer mx = co_await dns.lookup(domain, rrtype::MX);
   r.mx = view_of(mx);
   collect_hosts(r, mx);
-  for (HostCheck& h : r.hosts) co_await host_records(h, dns);
-  co_await mta_sts(r, dns, fetcher);
-  co_await tlsrpt(r, dns);
+  std::vector<std::function<Task<void>()>> lookups;
+  for (HostCheck& h : r.hosts) lookups.push_back([&h, &dns] { return host_records(h, dns); });
+  lookups.push_back([&r, &dns, &fetcher] { return mta_sts(r, dns, fetcher); });
+  lookups.push_back([&r, &dns] { return tlsrpt(r, dns); });
+  co_await run_all(std::move(lookups));
 
   assign_requirements(r);
   if (r.decision.verdict != Verdict::temp_fail) {
+    // Every address at once: an unreachable MX costs one probe timeout, not one per address.
+    std::vector<std::function<Task<void>()>> probes;
     for (HostCheck& h : r.hosts) {
-      for (const auto& address : addresses_of(h)) {
-        h.probes.push_back(co_await prober.probe(h.name, address, h.dane ? &*h.dane : nullptr));
+      const std::vector<std::string> addresses = addresses_of(h);
+      h.probes.resize(addresses.size());
+      for (std::size_t i = 0; i < addresses.size(); ++i) {
+        probes.push_back([&prober, &h, i, address = addresses[i]]() -> Task<void> {
+          h.probes[i] = co_await prober.probe(h.name, address, h.dane ? &*h.dane : nullptr);
+        });
       }
     }
+    co_await run_all(std::move(probes));
   }
   judge(r);
   co_return r;

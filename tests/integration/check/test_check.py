@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 TLSFENCE = None
@@ -164,6 +165,15 @@ class CheckTest(unittest.TestCase):
         self.assertTrue(j["verdict"]["text"].startswith("TEMP: "), j["verdict"])
         self.assertEqual(j["mx"]["dnssec"], "bogus")
         self.assertEqual(self.probes(j), [])
+
+    def test_black_hole_dns_is_temp_within_bounds(self):
+        # MX lookup, then the TXT lookups in parallel: about two DNS timeouts, not one per lookup.
+        start = time.monotonic()
+        r, j = self.check("hang.test", "--dns.timeout=2")
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(j["verdict"]["status"], "temp")
+        self.assertLess(elapsed, 2 * 2 + 2.5)
 
     def test_sts_testing_is_no_policy(self):
         r, j = self.check("ststesting.test")
