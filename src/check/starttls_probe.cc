@@ -272,7 +272,7 @@ Task<ProbeResult> StarttlsProber::probe(std::string host, std::string address, c
     r.error = "EHLO refused: " + reply_text(p.reply);
     co_return r;
   }
-  r.ehlo_keywords = ehlo_keywords(p.reply);
+  for (const auto& k : ehlo_keywords(p.reply)) r.ehlo_keywords.push_back(printable(k, 64));
   r.starttls_offered = ehlo_offers(p.reply, "STARTTLS");
 
   r.stage = ProbeStage::starttls;
