@@ -91,7 +91,7 @@ int report_list(const Config& cfg) {
     for (const auto& d : it->second) {
       if (d.file != file) {
         file = d.file;
-        std::cout << "  report " << d.file << "\n";
+        std::cout << "  report " << d.file << " (id " << d.report_id << ")\n";
       }
       std::cout << "    rua " << d.rua << "  " << tlsrpt::to_string(d.state) << ", " << d.attempts
                 << (d.attempts == 1 ? " attempt" : " attempts") << ", next retry "

@@ -10,6 +10,7 @@ import datetime
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -250,7 +251,9 @@ class Rptd(unittest.TestCase):
         self.assertIn(" fail refused to connect", https[3][0])
         self.assertRegex(https[3][1], r"Z ok +HTTP status 2\d\d$")
         report_line = [l for l in self.cli("report", "list").splitlines() if l.startswith("  report ")]
-        self.assertTrue(any("!sts.test!" in l and l.endswith(".json.gz") for l in report_line), report_line)
+        self.assertTrue(any(re.fullmatch(r"  report sender\.test!sts\.test!\d+!\d+!\w+\.json\.gz "
+                                          r"\(id " + day + r"_sts\.test@sender\.test\)", l)
+                            for l in report_line), report_line)
         new_headers = sorted(n for n in set(os.listdir(https_dir)) - https_seen if n.endswith(".headers"))
         self.assertEqual(len(new_headers), 1, new_headers)
         with open(os.path.join(https_dir, new_headers[0])) as f:
