@@ -186,8 +186,11 @@ void judge(CheckReport& report) {
         for (const auto& f : h.failures) report.details.push_back("under enforce: " + f);
       }
       if (report.details.empty()) report.details.push_back("under enforce, delivery would be verified");
+    } else if (report.null_mx) {
+      report.verdict = "no policy: null MX (RFC 7505), the domain accepts no mail";
     } else {
       report.verdict = "no policy: no DANE or MTA-STS policy applies; the MTA's default TLS settings decide";
+      if (!d.result_type.empty()) report.verdict += " (MTA-STS failed: " + d.result_type + ")";
     }
     return;
   }

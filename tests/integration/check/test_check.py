@@ -158,6 +158,31 @@ class CheckTest(unittest.TestCase):
         self.assertTrue(p["tls"])
         self.assertTrue(p["tls_version"].startswith("TLS"))
 
+    def test_implicit_mx_and_cname_dane(self):
+        r, j = self.check("implicit.test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(j["implicit_mx"])
+        self.assertEqual([h["name"] for h in j["hosts"]], ["implicit.test"])
+        self.assertTrue(self.probes(j)[0]["dane"]["ok"])
+        # mx.cname.test is a CNAME for mx1.dane.test: TLSA at the expanded name (RFC 7672 §2.2.2)
+        r, j = self.check("cname.test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(j["hosts"][0]["dane_input"]["base_domain"], "mx1.dane.test")
+        self.assertTrue(self.probes(j)[0]["dane"]["ok"])
+
+    def test_null_mx(self):
+        r, j = self.check("nullmx.test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(j["null_mx"])
+        self.assertEqual(j["hosts"], [])
+        self.assertIn("null MX", j["verdict"]["text"])
+
+    def test_sts_webpki_failure_shown(self):
+        r, j = self.check("stswrongcert.test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(j["mta_sts"]["fetch"]["error"], "webpki")
+        self.assertIn("sts-webpki-invalid", j["verdict"]["text"])
+
     def test_bogus_dnssec_is_temp(self):
         r, j = self.check("bogus.test")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
