@@ -4,8 +4,9 @@
 #
 #   tests/unit/tlsrpt/data/capture-postfix-world.sh > tests/unit/tlsrpt/data/postfix-world.log
 #
-# For the length of the capture, postfix-out gets an inline TLS policy map (restored after) so
-# that the MTA-STS-like "secure" and "encrypt" policies fail the way they fail in production:
+# For the length of the capture, postfix-out gets an inline TLS policy map (the previous
+# smtp_tls_policy_maps is restored after) so that the MTA-STS-like "secure" and "encrypt"
+# policies fail the way they fail in production:
 #   sts.test         secure match=mx1.sts.test:.mx.sts.test   (certificate matches: Verified)
 #   stsmismatch.test secure match=mx1.stsmismatch.test        (MX presents wrong.test: hostname mismatch)
 #   nostarttls.test  encrypt                                  (no STARTTLS offered)
@@ -25,9 +26,10 @@ OUT="$WORLD/postfix-out.sh"
 domains=(dane.test partial.test implicit.test cname.test danefail.test bogustlsa.test insecure.test
          unusable.test reports.test sts.test stsmismatch.test nostarttls.test)
 after=$("$OUT" log-lines)
+previous=$(postconf -c "$WORLD_POSTFIX_OUT" -n -h smtp_tls_policy_maps 2>/dev/null || true)
 "$OUT" set "smtp_tls_policy_maps=inline:{{sts.test=secure match=mx1.sts.test:.mx.sts.test}, {stsmismatch.test=secure match=mx1.stsmismatch.test}, nostarttls.test=encrypt}" >&2
 cleanup() {
-  "$OUT" unset smtp_tls_policy_maps >&2
+  if [ -n "$previous" ]; then "$OUT" set "smtp_tls_policy_maps=$previous" >&2; else "$OUT" unset smtp_tls_policy_maps >&2; fi
   # the deferred ones would be retried later under the world's normal config: remove them
   postqueue -c "$WORLD_POSTFIX_OUT" -j | python3 -c '
 import json, sys
