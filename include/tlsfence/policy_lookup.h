@@ -18,9 +18,8 @@ class PolicyLookup {
   virtual Task<PolicyDecision> decide(std::string next_hop) = 0;
   // The same decision, shared: the hot path (a cache hit) hands out the cached decision
   // without copying it. The default wraps decide().
-  virtual Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop) {
-    co_return std::make_shared<const PolicyDecision>(co_await decide(std::move(next_hop)));
-  }
+  // (src/core/policy_lookup.cc)
+  virtual Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop);
 };
 
 }  // namespace tlsfence

@@ -2,10 +2,12 @@
 //
 // list     reads cache.db read-only (safe while tlsfenced writes it): every decision with its
 //          socketmap answer and expiry, and the MTA-STS policies kept for RFC 8461 §5.1.
-// flush    deletes the decision and MTA-STS policy of DOMAIN (or everything) from cache.db.
-// refresh  resolves DOMAIN (or every domain in cache.db) afresh and stores the result.
-// A running tlsfenced keeps its in-memory copy: after flush/refresh, restart it (or wait for
-// the entries to expire) for the daemon to use the file's content.
+// flush    deletes the decision and MTA-STS policy of DOMAIN (or everything) from cache.db and,
+//          when a tlsfenced runs on that file, from its memory too (store/control.h).
+// refresh  resolves DOMAIN (or every cached domain) afresh now. With a running tlsfenced the
+//          daemon does it (its memory and cache.db); without one, in process into cache.db.
+//          Like any resolution, a failure keeps a still-valid earlier policy (stale-on-failure,
+//          RFC 8461 §5.1 for MTA-STS): refresh never weakens a policy; flush forgets it.
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "doors/socketmap/answer.h"
 #include "parse/domain.h"
 #include "store/cache_reader.h"
+#include "store/control.h"
 #include "util/log.h"
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
@@ -34,6 +37,44 @@ std::string utc(std::chrono::system_clock::time_point t) {
 }
 
 // The normalised domain of a command-line argument, or "" after printing why not.
+// How long the CLI waits for a running tlsfenced to carry out a request.
+constexpr std::chrono::seconds kFlushWait{10};
+constexpr std::chrono::minutes kRefreshWait{10};
+
+// Asks the running tlsfenced (if any) to carry out `op`. Returns its result text; `status` is
+// set to 2 when it could not be asked, to -1 when no daemon runs on this cache.db.
+std::string ask_daemon(const Config& cfg, const char* op, const std::string& only,
+                       std::chrono::milliseconds wait, int& status) {
+  status = 0;
+  const auto daemon = store::running_daemon(cfg.cache.db);
+  if (!daemon) {
+    status = -1;
+    return {};
+  }
+  std::string result, error;
+  switch (store::request_control(cfg.cache.db, op, only, wait, result, error, daemon->pid)) {
+    case store::ControlOutcome::done:
+      if (result.starts_with("error:")) {
+        std::cerr << "tlsfence: cache " << op << ": tlsfenced (pid " << daemon->pid << ") " << result << "\n";
+        status = 2;
+      }
+      return result;
+    case store::ControlOutcome::timed_out:
+      std::cerr << "tlsfence: cache " << op << ": tlsfenced (pid " << daemon->pid
+                << ") did not answer within "
+                << std::chrono::duration_cast<std::chrono::seconds>(wait).count()
+                << " s; the request stays queued for it\n";
+      status = 2;
+      return {};
+    case store::ControlOutcome::failed:
+      std::cerr << "tlsfence: cache " << op << ": asking tlsfenced (pid " << daemon->pid << ") through "
+                << cfg.cache.db << " failed: " << error << "\n";
+      status = 2;
+      return {};
+  }
+  return {};
+}
+
 std::string domain_arg(const std::string& arg) {
   const auto hop = parse::parse_next_hop(arg);
   if (hop.kind != parse::NextHopKind::domain) {
@@ -104,12 +145,29 @@ int cache_flush(const Config& cfg, const std::string& only) {
     if (!db.sync()) failed = true;
   }
   if (failed) return 2;
-  std::cout << "flushed " << (only.empty() ? std::string("every domain") : only) << " from " << cfg.cache.db
-            << " (a running tlsfenced keeps its memory copy until restarted)\n";
+  const std::string what = only.empty() ? std::string("every domain") : only;
+  std::cout << "flushed " << what << " from " << cfg.cache.db << "\n";
+  int status = 0;
+  const std::string result = ask_daemon(cfg, "flush", only, kFlushWait, status);
+  if (status == -1) {
+    std::cout << "no tlsfenced is running on " << cfg.cache.db << "\n";
+    return 0;
+  }
+  if (status != 0) return status;
+  std::cout << "running tlsfenced: " << result << "\n";
   return 0;
 }
 
 int cache_refresh(const Config& cfg, const std::string& only) {
+  int status = 0;
+  const std::string result = ask_daemon(cfg, "refresh", only, kRefreshWait, status);
+  if (status != -1) {
+    if (status != 0) return status;
+    std::cout << result;  // "DOMAIN\tANSWER" lines, as below
+    return result.find("\tTEMP ") != std::string::npos ? 1 : 0;
+  }
+  // No daemon: resolve in process and store into cache.db.
+  status = 0;
   std::vector<std::string> domains;
   if (!only.empty()) {
     domains.push_back(only);
@@ -122,13 +180,11 @@ int cache_refresh(const Config& cfg, const std::string& only) {
   asio::io_context io;
   PolicyStack stack(io, cfg, PolicyStack::CacheFile::read_write);
   const auto options = socketmap::AnswerOptions::from(cfg.socketmap);
-  int status = 0;
   asio::co_spawn(
       io,
       [&]() -> Task<void> {
         for (const auto& d : domains) {
-          stack.cache().flush(d);  // forget the old answer, keep nothing stale
-          const PolicyDecision decision = co_await stack.service().decide(d);
+          const PolicyDecision decision = co_await stack.service().refresh(d);
           std::cout << d << "\t" << socketmap::format_answer(decision, options) << "\n";
           if (decision.verdict == Verdict::temp_fail) status = 1;
         }

@@ -9,10 +9,16 @@
 // then hands [local] override and [socketmap] enforce-testing to the PolicyService, the
 // [socketmap] answer options to the socketmap door and the [reception] rules to the policy and
 // milter doors. Everything else (DNS, MTA-STS, cache, listen addresses) needs a restart.
+//
+// `tlsfence cache flush|refresh` reach the running daemon's memory through cache.db's control
+// table (store/control.h): the "cache-control" service polls it and runs each request on the
+// io thread.
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -26,9 +32,13 @@
 #include "policy/forced_tls.h"
 #include "policy/overrides.h"
 #include "policy/reception.h"
+#include "store/control.h"
+#include "tlsfence/asio.h"
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/privileges.h"
+
+#include <boost/asio/use_future.hpp>
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
 // allocator (thread_info_base.hpp).
@@ -123,6 +133,58 @@ Service state_files_service(const PolicyStack& stack, const Config& cfg) {
   return s;
 }
 
+// One `tlsfence cache flush|refresh` request, on the io thread.
+Task<std::string> run_control(Daemon& daemon, PolicyStack& stack, store::ControlRequest r) {
+  policy::PolicyCache& cache = stack.cache();
+  if (r.op == "flush") {
+    const std::size_t before = cache.size();
+    if (r.domain.empty()) {
+      cache.flush();
+    } else {
+      cache.flush(r.domain);
+    }
+    co_return "flushed " + std::to_string(before - cache.size()) + " decision(s) from tlsfenced's memory";
+  }
+  std::vector<std::string> domains;
+  if (r.domain.empty()) {
+    for (const auto& e : cache.list()) domains.push_back(e.domain);
+  } else {
+    domains.push_back(r.domain);
+  }
+  const auto options = socketmap::AnswerOptions::from(daemon.config()->socketmap);
+  std::string out;
+  for (const auto& d : domains) {
+    const PolicyDecision decision = co_await stack.service().refresh(d);
+    out += d + "\t" + socketmap::format_answer(decision, options) + "\n";
+  }
+  co_return out;
+}
+
+Service cache_control_service(Daemon& daemon, PolicyStack& stack, const Config& cfg) {
+  auto poller = std::make_shared<std::unique_ptr<store::ControlPoller>>();
+  Service s;
+  s.name = "cache-control";
+  s.start = [&daemon, &stack, &cfg, poller] {
+    auto handler = [&daemon, &stack](const store::ControlRequest& r) -> std::string {
+      std::future<std::string> result =
+          asio::co_spawn(daemon.io(), run_control(daemon, stack, r), asio::use_future);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+      while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        if (r.cancelled != nullptr && *r.cancelled) return "error: tlsfenced is stopping";
+        if (std::chrono::steady_clock::now() > deadline) return "error: no result within 10 minutes";
+      }
+      return result.get();
+    };
+    *poller = std::make_unique<store::ControlPoller>(
+        cfg.cache.db, [](std::string line) { log::info(line); }, handler);
+    (*poller)->start();
+  };
+  s.stop = [poller] {
+    if (*poller) (*poller)->stop();
+  };
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,5 +223,6 @@ int main(int argc, char** argv) {
   }
   daemon.add_service(state_files_service(*stack, cfg));
   daemon.add_service(policy_settings_service(*stack, *socketmap_door, *policy_door, milter_door));
+  daemon.add_service(cache_control_service(daemon, *stack, cfg));
   return daemon.run();
 }

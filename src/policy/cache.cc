@@ -117,6 +117,10 @@ Task<PolicyDecision> PolicyCache::get_or_resolve(std::string domain, Resolve res
   co_return co_await resolve_once(std::move(domain), std::move(resolve));
 }
 
+Task<PolicyDecision> PolicyCache::refresh_now(std::string domain, Resolve resolve) {
+  co_return co_await resolve_once(std::move(domain), std::move(resolve));
+}
+
 void PolicyCache::maybe_refresh(Entry& e, TimePoint now, const Resolve& resolve) {
   if (now < e.refresh_at || refreshes_running_ >= options_.max_concurrent_refreshes) return;
   std::string domain(e.packed.domain());

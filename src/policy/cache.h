@@ -100,6 +100,10 @@ class PolicyCache final : public StsStore {
   // temp_fail decision. Never throws.
   Task<PolicyDecision> get_or_resolve(std::string domain, Resolve resolve);
 
+  // Resolve `domain` now even when its entry is fresh (joins a resolution already running),
+  // stored like any resolution: a failure does not replace a still-valid policy.
+  Task<PolicyDecision> refresh_now(std::string domain, Resolve resolve);
+
   // Hot path without a coroutine: the fresh entry, or null (counts as a use, may start a
   // refresh when `resolve` is given).
   std::shared_ptr<const PolicyDecision> find_fresh(const std::string& domain,

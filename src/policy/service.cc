@@ -89,7 +89,20 @@ Task<std::shared_ptr<const PolicyDecision>> PolicyService::decide_shared(std::st
     if (options_.on_decision) options_.on_decision(*hit, true);
     co_return hit;
   }
-  co_return std::make_shared<const PolicyDecision>(co_await cache_->get_or_resolve(domain, make_resolver()));
+  // Named, not a temporary inside the co_await: g++ 12 may destroy such temporaries twice.
+  PolicyCache::Resolve resolver = make_resolver();
+  PolicyDecision d = co_await cache_->get_or_resolve(domain, std::move(resolver));
+  co_return std::make_shared<const PolicyDecision>(std::move(d));
+}
+
+Task<PolicyDecision> PolicyService::refresh(std::string next_hop) {
+  const parse::NextHop hop = parse::parse_next_hop(next_hop);
+  if (hop.kind != parse::NextHopKind::domain || cache_ == nullptr || overrides_.find(hop.domain) != nullptr)
+    co_return co_await decide(std::move(next_hop));
+  const std::string domain = hop.domain;
+  // A named Resolve, not a temporary inside the co_await: g++ 12 destroys such temporaries twice.
+  PolicyCache::Resolve resolver = [this, domain]() { return resolve(domain); };
+  co_return co_await cache_->refresh_now(domain, std::move(resolver));
 }
 
 Task<PolicyDecision> PolicyService::resolve(std::string domain) {

@@ -44,6 +44,11 @@ class PolicyService final : public PolicyLookup {
   Task<PolicyDecision> decide(std::string next_hop) override;
   Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop) override;
 
+  // `tlsfence cache refresh`: decide `next_hop` afresh now, bypassing a fresh cache entry;
+  // the result is cached like any resolution (a failure keeps a still-valid earlier policy,
+  // and a stored MTA-STS policy is kept until its max_age as RFC 8461 §5.1 says).
+  Task<PolicyDecision> refresh(std::string next_hop);
+
   // A SIGHUP reload: new override rules, enforce-testing, on_decision. Runs on the io thread.
   // Every override rule is checked first: a bad one throws OverrideError naming it and nothing
   // changes. When enforce-testing changes, the cached decisions of domains with a stored

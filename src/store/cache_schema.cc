@@ -22,6 +22,19 @@ constexpr const char* kMigrations[] = {
     "  json TEXT NOT NULL,"
     "  fetched_at INTEGER NOT NULL,"
     "  expires_at INTEGER NOT NULL) WITHOUT ROWID;",
+    // 2: the control channel of `tlsfence cache flush|refresh` (store/control.h).
+    "CREATE TABLE IF NOT EXISTS daemon ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  pid INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS control ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  op TEXT NOT NULL,"
+    "  domain TEXT NOT NULL DEFAULT '',"
+    "  requested_at INTEGER NOT NULL,"
+    "  picked_at INTEGER,"
+    "  done_at INTEGER,"
+    "  result TEXT);",
 };
 static_assert(std::size(kMigrations) == kCacheSchemaVersion);
 

@@ -4,6 +4,7 @@
 //
 //   decision(domain PK, json, decided_at, expires_at, valid_until)   -- Unix seconds
 //   sts_policy(domain PK, json, fetched_at, expires_at)
+//   daemon, control: the CLI's requests to a running tlsfenced (store/control.h)
 // `json` is policy/decision_json.h's encoding. PRAGMA user_version holds the schema
 // version; migrations run in order, each in its own transaction.
 #include <chrono>
@@ -20,7 +21,7 @@ namespace tlsfence::store {
 using TimePoint = std::chrono::system_clock::time_point;
 using LogFn = std::function<void(std::string)>;  // must be callable from any thread
 
-inline constexpr int kCacheSchemaVersion = 1;
+inline constexpr int kCacheSchemaVersion = 2;
 
 struct StoredDecision {
   PolicyDecision decision;

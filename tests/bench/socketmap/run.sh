@@ -103,6 +103,10 @@ log = stderr
 log-level = info
 [socketmap]
 listen = $SM_LISTEN
+[policy]
+listen = unix:$WORK/policy.sock
+[milter]
+listen = unix:$WORK/milter.sock
 [cache]
 db = $WORK/cache.db
 [dns]

@@ -6,7 +6,8 @@ Usage: test_cache.py TLSFENCED TLSFENCE   (the loopback test world must be up)
 - A restarted tlsfenced answers from cache.db at once: the second daemon runs with the SSRF
   guard on (`allow-private-addresses = no`), so it could not fetch the MTA-STS policy of the
   world's loopback web server — its answer can only come from the file.
-- `tlsfence cache list/flush/refresh` read and change the same file.
+- `tlsfence cache list/flush/refresh` read and change the same file, and reach a running
+  tlsfenced's memory (through cache.db's control table).
 - A corrupt cache.db is renamed aside and recreated; the daemon still answers.
 """
 import glob
@@ -124,6 +125,41 @@ class CacheTest(unittest.TestCase):
         self.assertEqual(refreshed.stdout, "sts.test\t" + STS + "\n", refreshed.stderr)
         self.assertIn("sts.test\t" + STS, self.cli("cache", "list").stdout)
         self.assertEqual(self.cli("cache", "flush", "no_t a domain").returncode, 2)
+
+    def test_flush_and_refresh_reach_the_running_daemon(self):
+        p, _ = self.daemon()
+        self.assertEqual(ask(self.sock, "sts.test"), STS)
+        self.stop(p)
+        # This daemon cannot fetch (SSRF guard): its sts.test answer lives only in its memory,
+        # loaded from cache.db at start.
+        p, log = self.daemon("--mta-sts.allow-private-addresses=no")
+        self.assertEqual(ask(self.sock, "sts.test"), STS)
+        self.assertEqual(ask(self.sock, "dane.test"), "OK dane-only")
+        decided = open(log).read().count("policy decided domain=dane.test")
+        refreshed = self.cli("cache", "refresh", "dane.test")
+        self.assertEqual(refreshed.returncode, 0, refreshed.stderr)
+        self.assertEqual(refreshed.stdout, "dane.test\tOK dane-only\n")
+        # resolved again by the daemon itself (its log), not by the CLI
+        self.assertEqual(open(log).read().count("policy decided domain=dane.test"), decided + 1)
+        self.assertIn("cache control: refresh dane.test done", open(log).read())
+        # refresh never weakens: the daemon cannot fetch sts.test's policy, it keeps the stored one
+        refreshed = self.cli("cache", "refresh", "sts.test")
+        self.assertEqual(refreshed.stdout, "sts.test\t" + STS + "\n", refreshed.stderr)
+        self.assertEqual(ask(self.sock, "sts.test"), STS)
+
+        flushed = self.cli("cache", "flush", "sts.test")
+        self.assertEqual(flushed.returncode, 0, flushed.stderr)
+        self.assertIn("running tlsfenced: flushed 1 decision(s) from tlsfenced's memory", flushed.stdout)
+        # Gone from memory too: the daemon must resolve again, and cannot fetch the policy.
+        self.assertEqual(ask(self.sock, "sts.test"), "NOTFOUND ")
+        self.assertEqual(ask(self.sock, "dane.test"), "OK dane-only")
+        flushed = self.cli("cache", "flush")
+        self.assertIn("running tlsfenced: flushed", flushed.stdout, flushed.stderr)
+        self.stop(p)
+        # With no daemon running the CLI says so and still edits the file.
+        flushed = self.cli("cache", "flush")
+        self.assertEqual(flushed.returncode, 0, flushed.stderr)
+        self.assertIn("no tlsfenced is running on", flushed.stdout)
 
     def test_corrupt_cache_db_is_recovered(self):
         with open(self.db, "wb") as f:
