@@ -4,6 +4,7 @@
 // tests depend only on this interface.
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tlsfence/asio.h"
 #include "tlsfence/policy.h"
@@ -20,6 +21,10 @@ class PolicyLookup {
   // without copying it. The default wraps decide().
   // (src/core/policy_lookup.cc)
   virtual Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop);
+  // Without waiting: the fresh cached decision for the key exactly as given, or null when the
+  // caller must use decide()/decide_shared() (not cached, not fresh, or the key needs parsing).
+  // Counts as a use of the entry, like decide(). The default has no cache.
+  virtual std::shared_ptr<const PolicyDecision> find_cached(std::string_view /*next_hop*/) { return nullptr; }
 };
 
 }  // namespace tlsfence

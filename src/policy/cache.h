@@ -111,8 +111,7 @@ class PolicyCache final : public StsStore {
   // The same, building the refresh's Resolve only when a refresh is due (`make_resolve()`
   // returns a Resolve): the hot path then allocates nothing.
   template <class MakeResolve>
-  std::shared_ptr<const PolicyDecision> find_fresh_lazy(const std::string& domain,
-                                                        MakeResolve&& make_resolve) {
+  std::shared_ptr<const PolicyDecision> find_fresh_lazy(std::string_view domain, MakeResolve&& make_resolve) {
     Entry* e = hit(domain, nullptr);
     if (e == nullptr) return nullptr;
     if (options_.refresh && e->last_used >= e->refresh_at) maybe_refresh(*e, e->last_used, make_resolve());

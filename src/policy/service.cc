@@ -53,7 +53,18 @@ Task<PolicyDecision> PolicyService::decide(std::string next_hop) {
   co_return *co_await decide_shared(std::move(next_hop));
 }
 
+std::shared_ptr<const PolicyDecision> PolicyService::find_cached(std::string_view next_hop) {
+  if (cache_ == nullptr || !overrides_.empty()) return nullptr;
+  auto make_resolver = [this, next_hop]() -> PolicyCache::Resolve {
+    return [this, domain = std::string(next_hop)]() { return resolve(domain); };
+  };
+  auto hit = cache_->find_fresh_lazy(next_hop, make_resolver);
+  if (hit && options_.on_decision) options_.on_decision(*hit, true);
+  return hit;
+}
+
 Task<std::shared_ptr<const PolicyDecision>> PolicyService::decide_shared(std::string next_hop) {
+  if (auto hit = find_cached(next_hop)) co_return hit;
   const parse::NextHop hop = parse::parse_next_hop(next_hop);
   if (hop.kind != parse::NextHopKind::domain) {
     auto d = std::make_shared<PolicyDecision>();

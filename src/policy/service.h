@@ -43,6 +43,9 @@ class PolicyService final : public PolicyLookup {
 
   Task<PolicyDecision> decide(std::string next_hop) override;
   Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop) override;
+  // A key found as it is in the cache is a normalised domain (only those are cached): parsing
+  // it would give the same name back. Skipped while override rules exist (they come first).
+  std::shared_ptr<const PolicyDecision> find_cached(std::string_view next_hop) override;
 
   // `tlsfence cache refresh`: decide `next_hop` afresh now, bypassing a fresh cache entry;
   // the result is cached like any resolution (a failure keeps a still-valid earlier policy,

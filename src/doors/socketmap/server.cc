@@ -79,19 +79,19 @@ void SocketmapDoor::arm_idle_timer(const std::shared_ptr<Connection>& c) {
   });
 }
 
-Task<void> SocketmapDoor::answer(std::string_view request, std::string& out) {
+bool SocketmapDoor::answer_now(std::string_view request, std::string& out, std::string_view& key) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   const auto space = request.find(' ');
   if (space == std::string_view::npos || space == 0 || space + 1 == request.size()) {
     perm_.fetch_add(1, std::memory_order_relaxed);
     out.assign("PERM malformed request: expected NAME KEY");
-    co_return;
+    return true;
   }
-  const std::string_view key = request.substr(space + 1);
+  key = request.substr(space + 1);
   if (has_control_byte(key)) {
     perm_.fetch_add(1, std::memory_order_relaxed);
     out.assign("PERM malformed request: control character in key");
-    co_return;
+    return true;
   }
   if (key.front() == '.') {
     // Postfix's parent-domain probe: after NOTFOUND for "a.example.org" smtp_tls_policy_maps asks
@@ -99,8 +99,19 @@ Task<void> SocketmapDoor::answer(std::string_view request, std::string& out) {
     // rules are the lookup's business on the full name), so the probe never has an answer — and
     // must never get example.org's policy.
     out.assign("NOTFOUND ");
-    co_return;
+    return true;
   }
+  try {
+    if (auto hit = lookup_.find_cached(key)) {
+      format_answer_into(out, *hit, options_);
+      return true;
+    }
+  } catch (...) {  // lookup_answer() will tell
+  }
+  return false;
+}
+
+Task<void> SocketmapDoor::lookup_answer(std::string_view key, std::string& out) {
   std::string failure;
   try {
     const std::shared_ptr<const PolicyDecision> decision = co_await lookup_.decide_shared(std::string(key));
@@ -143,6 +154,7 @@ Task<void> SocketmapDoor::serve(Socket socket) {
   std::shared_ptr<Connection> c;
   try {
     c = std::make_shared<Connection>(std::move(socket), limits_.idle_timeout);
+    c->socket.non_blocking(true);  // for the synchronous send fast path below
     const bool watch = limits_.idle_timeout.count() > 0;
     if (watch) {
       c->touch();
@@ -186,7 +198,8 @@ Task<void> SocketmapDoor::serve(Socket socket) {
           open = false;
           break;
         }
-        co_await answer(r.data, reply);
+        std::string_view key;
+        if (!answer_now(r.data, reply, key)) co_await lookup_answer(key, reply);
         if (reply.size() > options_.reply_max) {
           internal_errors_.fetch_add(1, std::memory_order_relaxed);
           reply.assign(kInternalError);
@@ -204,11 +217,20 @@ Task<void> SocketmapDoor::serve(Socket socket) {
         }
       }
       if (!out.empty() && !ec) {
-        co_await asio::async_write(c->socket, asio::buffer(out),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+        // Fast path: the reply usually fits the socket buffer at once; a non-blocking send
+        // spares a trip through the scheduler. Whatever is left goes the asynchronous way.
+        std::size_t sent = c->socket.write_some(asio::buffer(out), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          ec = {};
+          sent = 0;
+        }
+        if (!ec && sent < out.size()) {
+          co_await asio::async_write(c->socket, asio::buffer(out.data() + sent, out.size() - sent),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          if (watch && !ec) c->touch();
+        }
         out.clear();
         if (ec) break;
-        if (watch) c->touch();
       }
     }
   } catch (const std::exception& e) {

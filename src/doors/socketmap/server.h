@@ -92,8 +92,11 @@ class SocketmapDoor {
 
  private:
   struct Connection;
-  // The answer text (no framing) for one request into `answer`.
-  Task<void> answer(std::string_view request, std::string& answer);
+  // The answer text (no framing) for one request into `answer` when it needs no waiting
+  // (malformed request, parent-domain probe, fresh cache hit): true. Otherwise false with
+  // `key` set, and lookup_answer(key) gives it.
+  bool answer_now(std::string_view request, std::string& answer, std::string_view& key);
+  Task<void> lookup_answer(std::string_view key, std::string& answer);
   void log(LogLevel level, std::string_view text) const;
   static void arm_idle_timer(const std::shared_ptr<Connection>& c);
 

@@ -41,6 +41,16 @@ class FakeLookup final : public PolicyLookup {
   std::map<std::string, Entry> table;
   std::mutex mu;
   std::vector<std::string> keys_seen;
+  std::map<std::string, PolicyDecision> cached;  // what find_cached() answers without waiting
+  int cached_hits = 0;
+
+  std::shared_ptr<const PolicyDecision> find_cached(std::string_view next_hop) override {
+    std::lock_guard lock(mu);
+    auto it = cached.find(std::string(next_hop));
+    if (it == cached.end()) return nullptr;
+    ++cached_hits;
+    return std::make_shared<const PolicyDecision>(it->second);
+  }
 
   Task<PolicyDecision> decide(std::string next_hop) override {
     {
@@ -315,6 +325,23 @@ TEST_F(DoorTest, LongPipelineIsFlushedInBatchesAndStaysInOrder) {
   sender.join();
   EXPECT_EQ(in_order, 20'000);
   EXPECT_EQ(door_->stats().requests, 20'000u);
+}
+
+// The door answers a fresh cache hit without waiting (find_cached), and a pipeline mixing hits
+// with a slow lookup still gets its replies in request order.
+TEST_F(DoorTest, CachedAnswersWithoutALookupAndInOrder) {
+  start();
+  lookup_.cached["hot.example"] = policy("hot.example", "secure match=.hot.example servername=hostname");
+  Client c = client();
+  ASSERT_TRUE(c.send(encode_netstring("tlspolicy slow.example") + encode_netstring("tlspolicy hot.example") +
+                     encode_netstring("tlspolicy dane.example") + encode_netstring("tlspolicy hot.example")));
+  EXPECT_EQ(c.reply(), "OK dane-only");
+  EXPECT_EQ(c.reply(), "OK secure match=.hot.example servername=hostname");
+  EXPECT_EQ(c.reply(), "OK dane");
+  EXPECT_EQ(c.reply(), "OK secure match=.hot.example servername=hostname");
+  std::lock_guard lock(lookup_.mu);
+  EXPECT_EQ(lookup_.cached_hits, 2);
+  for (const auto& k : lookup_.keys_seen) EXPECT_NE(k, "hot.example");  // never went to decide()
 }
 
 TEST_F(DoorTest, RequestSplitAcrossManyWrites) {
