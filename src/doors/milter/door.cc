@@ -34,6 +34,10 @@ namespace {
 // door, so close can free it even after the door is gone.
 struct Session {
   std::string client_address;
+  // SMFIP_NR_* steps the MTA agreed not to wait for: their callbacks must answer
+  // SMFIS_NOREPLY, always. A failure there is answered at the next step that replies.
+  unsigned long no_reply = 0;
+  bool deferred_failure = false;
   // The current message.
   policy::ForcedBy forced_by = policy::ForcedBy::none;
   bool tls_required_no = false;
@@ -170,30 +174,55 @@ sfsistat internal_error(SMFICTX* ctx, MilterDoor::Impl* door, const char* where,
 }
 
 // Runs `body(door, session)` under the door lock with the boundary catch every callback needs.
+// `no_reply_step` (an SMFIP_NR_* flag, or 0): when the MTA agreed not to wait for this step's
+// reply, the answer is SMFIS_NOREPLY whatever happens; a failure is then kept and answered
+// (tempfail, with the reply text already set) at the next step that replies.
 template <typename F>
-sfsistat guarded(SMFICTX* ctx, const char* where, F body) {
+sfsistat guarded(SMFICTX* ctx, const char* where, F body, unsigned long no_reply_step = 0) {
   std::shared_lock lock(g_mutex);
   MilterDoor::Impl* door = g_door;
+  Session* s = nullptr;
+  sfsistat r = SMFIS_CONTINUE;
   try {
-    Session* s = session_of(ctx, door);
+    s = session_of(ctx, door);
     if (s == nullptr) return internal_error(ctx, door, where, "cannot store connection data");
-    if (door == nullptr) return SMFIS_CONTINUE;  // shutting down: let mail through untouched
-    return body(*door, *s);
+    // An earlier no-reply step of this message failed: every step that replies tempfails
+    // until the message ends (abort, or the next MAIL), so nothing leaves half-decided.
+    if (s->deferred_failure && no_reply_step == 0) return SMFIS_TEMPFAIL;
+    if (door != nullptr) r = body(*door, *s);  // no door: shutting down, let mail through untouched
   } catch (const std::exception& e) {
-    return internal_error(ctx, door, where, e.what());
+    r = internal_error(ctx, door, where, e.what());
   } catch (...) {
-    return internal_error(ctx, door, where, "unknown exception");
+    r = internal_error(ctx, door, where, "unknown exception");
   }
+  if (s == nullptr || (s->no_reply & no_reply_step) == 0) return r;
+  if (r != SMFIS_CONTINUE) s->deferred_failure = true;
+  return SMFIS_NOREPLY;
 }
 
-sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
   std::shared_lock lock(g_mutex);
   const bool headers = g_door != nullptr && !g_door->rules()->forced.empty();
   unsigned long off = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN;
   if (!headers) off |= SMFIP_NOHDRS;
+  // Steps whose answer is always "continue": the MTA need not wait for them (one round trip
+  // less each). RCPT, DATA and end of message keep their replies.
+  unsigned long no_reply = f1 & (SMFIP_NR_CONN | SMFIP_NR_MAIL | (headers ? SMFIP_NR_HDR : 0));
+  if (no_reply != 0) {
+    Session* s = nullptr;
+    try {
+      s = session_of(ctx, g_door);
+    } catch (...) {
+    }
+    if (s != nullptr) {
+      s->no_reply = no_reply;
+    } else {
+      no_reply = 0;
+    }
+  }
   *pf0 = f0 & SMFIF_ADDHDRS;
-  *pf1 = f1 & off;
+  *pf1 = (f1 & off) | no_reply;
   *pf2 = 0;
   *pf3 = 0;
   if ((f0 & SMFIF_ADDHDRS) == 0) {
@@ -204,26 +233,34 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
 }
 
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
-  return guarded(ctx, "connect", [&](MilterDoor::Impl&, Session& s) {
-    s.client_address = address_text(addr);
-    if (s.client_address.empty()) {
-      if (const char* a = smfi_getsymval(ctx, const_cast<char*>("{client_addr}"))) s.client_address = a;
-    }
-    return SMFIS_CONTINUE;
-  });
+  return guarded(
+      ctx, "connect",
+      [&](MilterDoor::Impl&, Session& s) {
+        s.client_address = address_text(addr);
+        if (s.client_address.empty()) {
+          if (const char* a = smfi_getsymval(ctx, const_cast<char*>("{client_addr}"))) s.client_address = a;
+        }
+        return SMFIS_CONTINUE;
+      },
+      SMFIP_NR_CONN);
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-  return guarded(ctx, "envfrom", [&](MilterDoor::Impl& door, Session& s) {
-    ++door.messages;
-    s.reset_message();
-    policy::MessageFacts facts;
-    if (argv && argv[0]) facts.sender = std::string(policy::strip_angle_brackets(argv[0]));
-    if (const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}"))) facts.sasl_user = auth;
-    facts.client_address = s.client_address;
-    s.forced_by = door.rules()->forced.why(facts);
-    return SMFIS_CONTINUE;
-  });
+  return guarded(
+      ctx, "envfrom",
+      [&](MilterDoor::Impl& door, Session& s) {
+        ++door.messages;
+        s.reset_message();
+        s.deferred_failure = false;
+        policy::MessageFacts facts;
+        if (argv && argv[0]) facts.sender = std::string(policy::strip_angle_brackets(argv[0]));
+        if (const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}")))
+          facts.sasl_user = auth;
+        facts.client_address = s.client_address;
+        s.forced_by = door.rules()->forced.why(facts);
+        return SMFIS_CONTINUE;
+      },
+      SMFIP_NR_MAIL);
 }
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
@@ -269,12 +306,15 @@ sfsistat on_data(SMFICTX* ctx) {
 }
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
-  return guarded(ctx, "header", [&](MilterDoor::Impl&, Session& s) {
-    if (name && value && iequals(trim(name), "TLS-Required") && iequals(trim(value), "No")) {
-      s.tls_required_no = true;
-    }
-    return SMFIS_CONTINUE;
-  });
+  return guarded(
+      ctx, "header",
+      [&](MilterDoor::Impl&, Session& s) {
+        if (name && value && iequals(trim(name), "TLS-Required") && iequals(trim(value), "No")) {
+          s.tls_required_no = true;
+        }
+        return SMFIS_CONTINUE;
+      },
+      SMFIP_NR_HDR);
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
@@ -305,7 +345,10 @@ sfsistat on_eom(SMFICTX* ctx) {
 
 sfsistat on_abort(SMFICTX* ctx) {
   std::shared_lock lock(g_mutex);
-  if (auto* s = static_cast<Session*>(smfi_getpriv(ctx))) s->reset_message();
+  if (auto* s = static_cast<Session*>(smfi_getpriv(ctx))) {
+    s->reset_message();
+    s->deferred_failure = false;
+  }
   return SMFIS_CONTINUE;
 }
 
