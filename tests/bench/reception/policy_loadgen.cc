@@ -36,6 +36,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../common/bench_util.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -64,31 +66,10 @@ struct Conn {
   Clock::time_point sent;
 };
 
-[[noreturn]] void die(const char* what) {
-  std::perror(what);
-  std::exit(2);
-}
+using bench::die;
 
 int connect_one(const Options& o) {
-  int fd;
-  if (!o.unix_path.empty()) {
-    fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", o.unix_path.c_str());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) die("connect");
-  } else {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(o.port));
-    if (::inet_pton(AF_INET, o.host.c_str(), &sa.sin_addr) != 1) die("inet_pton");
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) die("connect");
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return fd;
+  return bench::connect_stream(o.unix_path, o.host, o.port);
 }
 
 std::vector<std::string> split_tabs(const std::string& line) {
@@ -181,13 +162,7 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "policy_loadgen: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&]() { return bench::option_value(argc, argv, i, "policy_loadgen"); };
     if (a == "--unix") {
       o.unix_path = next();
     } else if (a == "--tcp") {
@@ -328,11 +303,7 @@ int main(int argc, char** argv) {
   }
   const double secs = std::chrono::duration<double>(measured_end - measure_from).count();
   std::sort(lat_us.begin(), lat_us.end());
-  auto pct = [&](double p) -> uint32_t {
-    if (lat_us.empty()) return 0;
-    return lat_us[std::min(lat_us.size() - 1,
-                           static_cast<std::size_t>(p * static_cast<double>(lat_us.size())))];
-  };
+  auto pct = [&](double p) { return bench::percentile(lat_us, p); };
   std::printf(
       "conns=%d seconds=%.2f requests=%llu rps=%.0f p50_us=%u p90_us=%u p99_us=%u max_us=%u errors=%llu "
       "total=%llu\n",

@@ -44,6 +44,8 @@
 #include <thread>
 #include <vector>
 
+#include "../common/bench_util.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -80,10 +82,7 @@ struct Conn {
   Clock::time_point started;
 };
 
-[[noreturn]] void die(const char* what) {
-  std::perror(what);
-  std::exit(2);
-}
+using bench::die;
 
 std::vector<Message> read_messages(const std::string& path) {
   std::ifstream f(path);
@@ -167,13 +166,7 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "smtp_inject: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&]() { return bench::option_value(argc, argv, i, "smtp_inject"); };
     if (a == "--tcp") {
       std::string hp = next();
       auto colon = hp.rfind(':');
@@ -439,12 +432,7 @@ int main(int argc, char** argv) {
   }
 
   std::sort(lat_us.begin(), lat_us.end());
-  auto pct = [&](double p) -> double {
-    if (lat_us.empty()) return 0;
-    return lat_us[std::min(lat_us.size() - 1,
-                           static_cast<std::size_t>(p * static_cast<double>(lat_us.size())))] /
-           1000.0;
-  };
+  auto pct = [&](double p) { return static_cast<double>(bench::percentile(lat_us, p)) / 1000.0; };
   // The injector's own CPU time (it must stay far from being the bottleneck).
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
