@@ -183,10 +183,9 @@ int cache_refresh(const Config& cfg, const std::string& only) {
   asio::co_spawn(
       io,
       [&]() -> Task<void> {
-        for (const auto& d : domains) {
-          const PolicyDecision decision = co_await stack.service().refresh(d);
-          std::cout << d << "\t" << socketmap::format_answer(decision, options) << "\n";
-          if (decision.verdict == Verdict::temp_fail) status = 1;
+        for (const PolicyDecision& d : co_await stack.refresh(domains)) {
+          std::cout << d.domain << "\t" << socketmap::format_answer(d, options) << "\n";
+          if (d.verdict == Verdict::temp_fail) status = 1;
         }
       },
       [&](std::exception_ptr e) {

@@ -8,6 +8,10 @@
 #include "store/cache_reader.h"
 #include "util/log.h"
 
+// g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
+// allocator (thread_info_base.hpp).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace tlsfence {
 namespace {
 
@@ -45,6 +49,16 @@ std::size_t restore_read_only(const std::string& path, policy::PolicyCache& cach
 }
 
 }  // namespace
+
+Task<std::vector<PolicyDecision>> PolicyStack::refresh(std::vector<std::string> domains) {
+  if (domains.empty())
+    for (const auto& e : cache_->list()) domains.push_back(e.domain);
+  std::vector<PolicyDecision> out;
+  for (const auto& d : domains) {
+    out.push_back(co_await service_->refresh(d));
+  }
+  co_return out;
+}
 
 void log_decision(const PolicyDecision& d, bool from_cache) {
   if (!log::enabled(from_cache ? LogLevel::debug : LogLevel::info)) return;

@@ -36,6 +36,9 @@ class PolicyStack {
   policy::PolicyService& service() { return *service_; }
   policy::PolicyCache& cache() { return *cache_; }
   std::size_t loaded() const { return loaded_; }  // entries restored from cache.db
+  // `tlsfence cache refresh`: PolicyService::refresh of each domain in turn (an empty list:
+  // every domain in the memory cache); the decisions in that order. On the io thread.
+  Task<std::vector<PolicyDecision>> refresh(std::vector<std::string> domains);
   // Files the stack writes while running (cache.db and its WAL/SHM, the trust-anchor copy
   // libunbound updates): a daemon started as root hands them to daemon.user before the drop.
   std::vector<std::string> state_files() const;

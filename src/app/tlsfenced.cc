@@ -146,17 +146,11 @@ Task<std::string> run_control(Daemon& daemon, PolicyStack& stack, store::Control
     co_return "flushed " + std::to_string(before - cache.size()) + " decision(s) from tlsfenced's memory";
   }
   std::vector<std::string> domains;
-  if (r.domain.empty()) {
-    for (const auto& e : cache.list()) domains.push_back(e.domain);
-  } else {
-    domains.push_back(r.domain);
-  }
+  if (!r.domain.empty()) domains.push_back(r.domain);
   const auto options = socketmap::AnswerOptions::from(daemon.config()->socketmap);
   std::string out;
-  for (const auto& d : domains) {
-    const PolicyDecision decision = co_await stack.service().refresh(d);
-    out += d + "\t" + socketmap::format_answer(decision, options) + "\n";
-  }
+  for (const PolicyDecision& d : co_await stack.refresh(std::move(domains)))
+    out += d.domain + "\t" + socketmap::format_answer(d, options) + "\n";
   co_return out;
 }
 

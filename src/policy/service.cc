@@ -53,14 +53,19 @@ Task<PolicyDecision> PolicyService::decide(std::string next_hop) {
   co_return *co_await decide_shared(std::move(next_hop));
 }
 
-std::shared_ptr<const PolicyDecision> PolicyService::find_cached(std::string_view next_hop) {
-  if (cache_ == nullptr || !overrides_.empty()) return nullptr;
-  auto make_resolver = [this, next_hop]() -> PolicyCache::Resolve {
-    return [this, domain = std::string(next_hop)]() { return resolve(domain); };
-  };
-  auto hit = cache_->find_fresh_lazy(next_hop, make_resolver);
+PolicyCache::Resolve PolicyService::resolver_for(std::string domain) {
+  return [this, domain = std::move(domain)]() { return resolve(domain); };
+}
+
+std::shared_ptr<const PolicyDecision> PolicyService::cached_hit(std::string_view domain) {
+  auto hit = cache_->find_fresh_lazy(domain, [&] { return resolver_for(std::string(domain)); });
   if (hit && options_.on_decision) options_.on_decision(*hit, true);
   return hit;
+}
+
+std::shared_ptr<const PolicyDecision> PolicyService::find_cached(std::string_view next_hop) {
+  if (cache_ == nullptr || !overrides_.empty()) return nullptr;
+  return cached_hit(next_hop);
 }
 
 Task<std::shared_ptr<const PolicyDecision>> PolicyService::decide_shared(std::string next_hop) {
@@ -92,17 +97,10 @@ Task<std::shared_ptr<const PolicyDecision>> PolicyService::decide_shared(std::st
   }
   if (cache_ == nullptr) co_return std::make_shared<const PolicyDecision>(co_await resolve(hop.domain));
 
-  const std::string& domain = hop.domain;
-  auto make_resolver = [this, &domain]() -> PolicyCache::Resolve {
-    return [this, domain]() { return resolve(domain); };
-  };
-  if (auto hit = cache_->find_fresh_lazy(domain, make_resolver)) {
-    if (options_.on_decision) options_.on_decision(*hit, true);
-    co_return hit;
-  }
+  if (auto hit = cached_hit(hop.domain)) co_return hit;
   // Named, not a temporary inside the co_await: g++ 12 may destroy such temporaries twice.
-  PolicyCache::Resolve resolver = make_resolver();
-  PolicyDecision d = co_await cache_->get_or_resolve(domain, std::move(resolver));
+  PolicyCache::Resolve resolver = resolver_for(hop.domain);
+  PolicyDecision d = co_await cache_->get_or_resolve(hop.domain, std::move(resolver));
   co_return std::make_shared<const PolicyDecision>(std::move(d));
 }
 
@@ -110,10 +108,9 @@ Task<PolicyDecision> PolicyService::refresh(std::string next_hop) {
   const parse::NextHop hop = parse::parse_next_hop(next_hop);
   if (hop.kind != parse::NextHopKind::domain || cache_ == nullptr || overrides_.find(hop.domain) != nullptr)
     co_return co_await decide(std::move(next_hop));
-  const std::string domain = hop.domain;
   // A named Resolve, not a temporary inside the co_await: g++ 12 destroys such temporaries twice.
-  PolicyCache::Resolve resolver = [this, domain]() { return resolve(domain); };
-  co_return co_await cache_->refresh_now(domain, std::move(resolver));
+  PolicyCache::Resolve resolver = resolver_for(hop.domain);
+  co_return co_await cache_->refresh_now(hop.domain, std::move(resolver));
 }
 
 Task<PolicyDecision> PolicyService::resolve(std::string domain) {

@@ -11,8 +11,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "policy/cache.h"
 #include "policy/overrides.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
@@ -22,8 +24,6 @@
 #include "tlsfence/sts_store.h"
 
 namespace tlsfence::policy {
-
-class PolicyCache;
 
 struct ServiceOptions {
   bool enforce_testing = false;        // [socketmap] enforce-testing
@@ -64,6 +64,10 @@ class PolicyService final : public PolicyLookup {
   Task<PolicyDecision> resolve(std::string domain);
 
  private:
+  PolicyCache::Resolve resolver_for(std::string domain);  // resolve(domain), for the cache
+  // A fresh cached decision for a normalised domain (a use: may start a refresh), logged.
+  std::shared_ptr<const PolicyDecision> cached_hit(std::string_view domain);
+
   ServiceOptions options_;
   Overrides overrides_;
   DnsSource& dns_;

@@ -8,12 +8,13 @@
 #include <fstream>
 #include <vector>
 
+#include "policy/decision_json.h"
+
 namespace tlsfence::store {
 namespace {
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return policy::to_unix_seconds(std::chrono::system_clock::now());
 }
 
 // Opens cache.db read-write (created when missing) with the schema brought up to date.
