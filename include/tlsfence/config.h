@@ -11,6 +11,8 @@ namespace tlsfence {
 enum class LogTarget { syslog, stderr_ };
 enum class LogLevel { error, warning, info, debug };
 enum class BogusAction { continue_, defer, reject };
+// [milter] engine: the door on the daemon's own loop, or on libmilter's threads.
+enum class MilterEngine { native, libmilter };
 
 struct Config {
   std::string source_file;  // the file it was read from ("" when none)
@@ -33,6 +35,7 @@ struct Config {
 
   struct Milter {
     std::vector<std::string> listen{"unix:/run/tlsfence/milter.sock"};
+    MilterEngine engine = MilterEngine::native;
   } milter;
 
   struct Reception {

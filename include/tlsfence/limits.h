@@ -24,6 +24,11 @@ inline constexpr std::size_t sts_mx_patterns_max = 1'000;     // defensive
 inline constexpr std::size_t policy_line_max = 8'192;
 inline constexpr std::size_t policy_attributes_max = 256;
 
+// Milter (libmilter's wire protocol): one packet, command byte and data. libmilter's own
+// largest is 1 MiB (SMFIP_MDS_1M); Postfix sends a header as one packet (header_size_limit,
+// 100 KiB by default).
+inline constexpr std::size_t milter_packet_max = 1024 * 1024;
+
 // libtlsrpt datagrams
 inline constexpr std::size_t tlsrpt_datagram_max = 64 * 1024;
 

@@ -1,7 +1,8 @@
 // tlsfenced — the daemon: config, logging, one PolicyStack (resolver, fetcher, cache +
 // cache.db, PolicyService) and the three front doors on one Daemon (util/daemon.h):
-// the socketmap and the policy-delegation doors serve stream sockets on the daemon's
-// io_context; the milter runs libmilter's own threads and posts its lookups there.
+// the socketmap, policy-delegation and (engine = native, the default) milter doors serve
+// stream sockets on the daemon's io_context; with engine = libmilter the milter runs
+// libmilter's own threads and posts its lookups there.
 //
 // Reload (SIGHUP): the Daemon re-reads the file; the reloader below also builds every rule the
 // new config names (override rules, forced-TLS rules), so a bad rule refuses the whole reload
@@ -27,6 +28,7 @@
 #include "app/policy_stack.h"
 #include "config/load.h"
 #include "doors/milter/door.h"
+#include "doors/milter/native.h"
 #include "doors/policyd/server.h"
 #include "doors/socketmap/server.h"
 #include "policy/forced_tls.h"
@@ -53,7 +55,8 @@ void log_door(LogLevel level, std::string_view line) {
   log::write(level, line);
 }
 
-// libmilter accepts one listen address per process: the first of [milter] listen.
+// engine = libmilter: libmilter accepts one listen address per process, the first of
+// [milter] listen.
 Service milter_service(Daemon& daemon, PolicyLookup& lookup, const Config& cfg, MilterHolder holder,
                        std::shared_ptr<std::thread> thread) {
   Service s;
@@ -93,16 +96,19 @@ Config checked(Config fresh) {
 // The reload hook: the new policy settings, to the service and each door. Runs on the io
 // thread (the Daemon's signal handler), where the socketmap and policy doors run too.
 Service policy_settings_service(PolicyStack& stack, socketmap::SocketmapDoor& socketmap_door,
-                                policyd::PolicydDoor& policy_door, MilterHolder milter) {
+                                policyd::PolicydDoor& policy_door, milter::NativeMilterDoor& native_milter,
+                                MilterHolder milter) {
   Service s;
   s.name = "policy";
-  s.reload = [&stack, &socketmap_door, &policy_door, milter](std::shared_ptr<const Config> cfg) {
+  s.reload = [&stack, &socketmap_door, &policy_door, &native_milter,
+              milter](std::shared_ptr<const Config> cfg) {
     // Build everything first: a throw leaves every part with its old settings.
     auto reception = policy::ReceptionOptions::from_config(cfg->reception);
     auto forced = policy::ForcedTls::from_config(cfg->reception);
     stack.reconfigure(*cfg);  // throws OverrideError (naming the rule) before changing anything
     socketmap_door.set_options(socketmap::AnswerOptions::from(cfg->socketmap));
     policy_door.set_reception(reception, forced);
+    native_milter.set_reception(reception, forced);
     if (*milter) (*milter)->set_reception(reception, forced);
     log::info("policy settings applied", {{"overrides", cfg->local.override_rules.size()},
                                           {"enforce_testing", cfg->socketmap.enforce_testing},
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<PolicyStack> stack;
   std::unique_ptr<socketmap::SocketmapDoor> socketmap_door;
   std::unique_ptr<policyd::PolicydDoor> policy_door;
+  std::unique_ptr<milter::NativeMilterDoor> native_milter;
   try {
     stack = std::make_unique<PolicyStack>(daemon.io(), cfg, PolicyStack::CacheFile::read_write);
     log::info("cache loaded", {{"db", cfg.cache.db}, {"entries", stack->loaded()}});
@@ -201,6 +208,7 @@ int main(int argc, char** argv) {
         stack->service(), socketmap::AnswerOptions::from(cfg.socketmap));
     socketmap_door->set_log(log_door);
     policy_door = std::make_unique<policyd::PolicydDoor>(stack->service(), cfg.reception);
+    native_milter = std::make_unique<milter::NativeMilterDoor>(stack->service(), cfg.reception);
   } catch (const std::exception& e) {
     log::error("start-up failed", {{"error", e.what()}});
     return 1;
@@ -211,12 +219,16 @@ int main(int argc, char** argv) {
   daemon.add_door("policy", cfg.policy.listen,
                   [door = policy_door.get()](StreamSocket sock) { return door->serve(std::move(sock)); });
   auto milter_door = std::make_shared<std::unique_ptr<milter::MilterDoor>>();
-  if (!cfg.milter.listen.empty()) {
+  if (cfg.milter.engine == MilterEngine::native) {
+    daemon.add_door("milter", cfg.milter.listen,
+                    [door = native_milter.get()](StreamSocket sock) { return door->serve(std::move(sock)); });
+  } else if (!cfg.milter.listen.empty()) {
     daemon.add_service(
         milter_service(daemon, stack->service(), cfg, milter_door, std::make_shared<std::thread>()));
   }
   daemon.add_service(state_files_service(*stack, cfg));
-  daemon.add_service(policy_settings_service(*stack, *socketmap_door, *policy_door, milter_door));
+  daemon.add_service(
+      policy_settings_service(*stack, *socketmap_door, *policy_door, *native_milter, milter_door));
   daemon.add_service(cache_control_service(daemon, *stack, cfg));
   return daemon.run();
 }

@@ -257,6 +257,11 @@ std::vector<KeyInfo> build_schema() {
   add_list(
       "milter.listen", "unix:/run/tlsfence/milter.sock", "repeatable: milter listener; empty: off",
       [](Config& c) -> std::vector<std::string>& { return c.milter.listen; }, check_listen);
+  add("milter.engine", "native",
+      "native (on tlsfenced's event loop, every listen address) | libmilter (libmilter's threads, "
+      "the first listen address only)",
+      enum_key<MilterEngine, 2>({{{"native", MilterEngine::native}, {"libmilter", MilterEngine::libmilter}}},
+                                [](Config& c) -> MilterEngine& { return c.milter.engine; }));
   // [reception]
   add("reception.wait", "2", "seconds a door may wait for a lookup (0..60)",
       uint_key<std::uint32_t>(0, 60, [](Config& c) -> std::uint32_t& { return c.reception.wait_seconds; }));

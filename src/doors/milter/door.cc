@@ -38,31 +38,8 @@ struct Session {
   // SMFIS_NOREPLY, always. A failure there is answered at the next step that replies.
   unsigned long no_reply = 0;
   bool deferred_failure = false;
-  // The current message.
-  policy::ForcedBy forced_by = policy::ForcedBy::none;
-  bool tls_required_no = false;
-
-  void reset_message() {
-    forced_by = policy::ForcedBy::none;
-    tls_required_no = false;
-  }
+  MessageState message;  // the current message
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string address_text(const sockaddr* sa) {
   if (sa == nullptr) return {};
@@ -105,16 +82,7 @@ struct MilterDoor::Impl {
   mutable std::mutex rules_mutex;
   std::shared_ptr<const Rules> rules_now;
 
-  std::atomic<std::uint64_t> connections{0};
-  std::atomic<std::uint64_t> connections_open{0};
-  std::atomic<std::uint64_t> messages{0};
-  std::atomic<std::uint64_t> recipients{0};
-  std::atomic<std::uint64_t> refused{0};
-  std::atomic<std::uint64_t> forced_count{0};
-  std::atomic<std::uint64_t> tls_required_no{0};
-  std::atomic<std::uint64_t> lookups_late{0};
-  std::atomic<std::uint64_t> prefetched{0};
-  std::atomic<std::uint64_t> internal_errors{0};
+  MilterCounters counters;
 
   Impl(PolicyLookup& l, asio::io_context& i, policy::ReceptionOptions o, policy::ForcedTls f)
       : lookup(l), io(i), rules_now(std::make_shared<const Rules>(Rules{std::move(o), std::move(f)})) {}
@@ -126,7 +94,7 @@ struct MilterDoor::Impl {
 
   // The lookup on the io thread, not waited for.
   void prefetch(const std::string& key) {
-    ++prefetched;
+    ++counters.prefetched;
     asio::post(io, [this, key] { policy::prefetch(lookup, key, io.get_executor()); });
   }
 
@@ -136,7 +104,7 @@ struct MilterDoor::Impl {
     auto f = p->get_future();
     asio::post(io, [this, key, p] { asio::co_spawn(io, run_lookup(lookup, key, p), asio::detached); });
     if (f.wait_for(wait) != std::future_status::ready) {
-      ++lookups_late;
+      ++counters.lookups_late;
       return std::nullopt;
     }
     try {
@@ -158,15 +126,15 @@ Session* session_of(SMFICTX* ctx, MilterDoor::Impl* door) {
       return nullptr;
     }
     if (door) {
-      ++door->connections;
-      ++door->connections_open;
+      ++door->counters.connections;
+      ++door->counters.connections_open;
     }
   }
   return s;
 }
 
 sfsistat internal_error(SMFICTX* ctx, MilterDoor::Impl* door, const char* where, const char* what) {
-  if (door) ++door->internal_errors;
+  if (door) ++door->counters.internal_errors;
   log::error("milter internal error", {{"door", "milter"}, {"callback", where}, {"error", what}});
   smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.5"),
                 const_cast<char*>("tlsfence: internal error"));
@@ -249,15 +217,10 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
   return guarded(
       ctx, "envfrom",
       [&](MilterDoor::Impl& door, Session& s) {
-        ++door.messages;
-        s.reset_message();
         s.deferred_failure = false;
-        policy::MessageFacts facts;
-        if (argv && argv[0]) facts.sender = std::string(policy::strip_angle_brackets(argv[0]));
-        if (const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}")))
-          facts.sasl_user = auth;
-        facts.client_address = s.client_address;
-        s.forced_by = door.rules()->forced.why(facts);
+        const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}"));
+        s.message.on_mail(door.rules()->forced, argv && argv[0] ? argv[0] : "", auth ? auth : "",
+                          s.client_address, door.counters);
         return SMFIS_CONTINUE;
       },
       SMFIP_NR_MAIL);
@@ -265,29 +228,21 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
   return guarded(ctx, "envrcpt", [&](MilterDoor::Impl& door, Session& s) {
-    ++door.recipients;
+    ++door.counters.recipients;
     const std::string recipient = argv && argv[0] ? std::string(policy::strip_angle_brackets(argv[0])) : "";
     const std::string key = policy::recipient_lookup_key(recipient);
     const auto rules = door.rules();
+    std::optional<PolicyDecision> decision;
     if (!key.empty() && rules->options.on_dnssec_bogus == BogusAction::continue_) {
       door.prefetch(key);  // the decision cannot change the reply: do not wait for it
     } else if (!key.empty()) {
-      if (auto decision = door.decide(key, rules->options.wait)) {
-        if (auto refusal = policy::bogus_refusal(*decision, rules->options.on_dnssec_bogus)) {
-          ++door.refused;
-          log::info("milter refused recipient", {{"door", "milter"},
-                                                 {"recipient", recipient},
-                                                 {"domain", decision->domain},
-                                                 {"reason", "dnssec-bogus"},
-                                                 {"action", refusal->permanent ? "reject" : "defer"}});
-          smfi_setreply(ctx, const_cast<char*>(refusal->permanent ? "550" : "451"),
-                        const_cast<char*>(refusal->permanent ? "5.7.5" : "4.7.5"), refusal->text.data());
-          return refusal->permanent ? SMFIS_REJECT : SMFIS_TEMPFAIL;
-        }
-      }
+      decision = door.decide(key, rules->options.wait);
     }
-    if (s.forced_by == policy::ForcedBy::none && rules->forced.recipient_forced(recipient)) {
-      s.forced_by = policy::ForcedBy::recipient_domain;
+    if (auto refusal = s.message.on_rcpt(rules->forced, rules->options.on_dnssec_bogus, recipient, decision,
+                                         door.counters)) {
+      smfi_setreply(ctx, const_cast<char*>(refusal->permanent ? "550" : "451"),
+                    const_cast<char*>(refusal->permanent ? "5.7.5" : "4.7.5"), refusal->text.data());
+      return refusal->permanent ? SMFIS_REJECT : SMFIS_TEMPFAIL;
     }
     return SMFIS_CONTINUE;
   });
@@ -299,8 +254,8 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 // header + eom; an MTA that does not offer the DATA step goes on to the header callbacks).
 sfsistat on_data(SMFICTX* ctx) {
   return guarded(ctx, "data", [&](MilterDoor::Impl&, Session& s) {
-    if (s.forced_by != policy::ForcedBy::none) return SMFIS_CONTINUE;
-    s.reset_message();
+    if (s.message.forced_by != policy::ForcedBy::none) return SMFIS_CONTINUE;
+    s.message.reset();
     return SMFIS_ACCEPT;
   });
 }
@@ -309,9 +264,7 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
   return guarded(
       ctx, "header",
       [&](MilterDoor::Impl&, Session& s) {
-        if (name && value && iequals(trim(name), "TLS-Required") && iequals(trim(value), "No")) {
-          s.tls_required_no = true;
-        }
+        if (name && value) s.message.on_header(name, value);
         return SMFIS_CONTINUE;
       },
       SMFIP_NR_HDR);
@@ -319,26 +272,18 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
 
 sfsistat on_eom(SMFICTX* ctx) {
   return guarded(ctx, "eom", [&](MilterDoor::Impl& door, Session& s) {
-    if (s.forced_by != policy::ForcedBy::none) {
-      const char* queue_id = smfi_getsymval(ctx, const_cast<char*>("i"));
-      if (s.tls_required_no) {
-        ++door.tls_required_no;
-        log::info("milter forced tls waived", {{"door", "milter"},
-                                               {"queue_id", queue_id},
-                                               {"forced_by", policy::to_string(s.forced_by)},
-                                               {"reason", "TLS-Required: No"}});
-      } else if (smfi_addheader(ctx, const_cast<char*>("X-TLSfence"), const_cast<char*>("forced-tls")) ==
-                 MI_SUCCESS) {
-        ++door.forced_count;
-        log::info(
-            "milter forced tls",
-            {{"door", "milter"}, {"queue_id", queue_id}, {"forced_by", policy::to_string(s.forced_by)}});
-      } else {
-        s.reset_message();
+    const char* qid = smfi_getsymval(ctx, const_cast<char*>("i"));
+    const std::string_view queue_id = qid ? qid : "";
+    if (s.message.wants_header(queue_id, door.counters)) {
+      const std::string name(kForcedHeaderName), value(kForcedHeaderValue);
+      if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
+          MI_SUCCESS) {
+        s.message.reset();
         return internal_error(ctx, &door, "eom", "smfi_addheader failed");
       }
+      s.message.forced_marked(queue_id, door.counters);
     }
-    s.reset_message();
+    s.message.reset();
     return SMFIS_CONTINUE;
   });
 }
@@ -346,7 +291,7 @@ sfsistat on_eom(SMFICTX* ctx) {
 sfsistat on_abort(SMFICTX* ctx) {
   std::shared_lock lock(g_mutex);
   if (auto* s = static_cast<Session*>(smfi_getpriv(ctx))) {
-    s->reset_message();
+    s->message.reset();
     s->deferred_failure = false;
   }
   return SMFIS_CONTINUE;
@@ -358,7 +303,7 @@ sfsistat on_close(SMFICTX* ctx) {
   if (s != nullptr) {
     smfi_setpriv(ctx, nullptr);
     delete s;
-    if (g_door) --g_door->connections_open;
+    if (g_door) --g_door->counters.connections_open;
   }
   return SMFIS_CONTINUE;
 }
@@ -530,18 +475,7 @@ std::optional<std::string> MilterDoor::unix_path() const {
 }
 
 MilterStats MilterDoor::stats() const {
-  MilterStats s;
-  s.connections = impl_->connections.load();
-  s.connections_open = impl_->connections_open.load();
-  s.messages = impl_->messages.load();
-  s.recipients = impl_->recipients.load();
-  s.refused = impl_->refused.load();
-  s.forced = impl_->forced_count.load();
-  s.tls_required_no = impl_->tls_required_no.load();
-  s.lookups_late = impl_->lookups_late.load();
-  s.prefetched = impl_->prefetched.load();
-  s.internal_errors = impl_->internal_errors.load();
-  return s;
+  return impl_->counters.snapshot();
 }
 
 }  // namespace tlsfence::milter

@@ -44,6 +44,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "doors/milter/message.h"
 #include "policy/forced_tls.h"
 #include "policy/reception.h"
 #include "tlsfence/asio.h"
@@ -55,19 +56,6 @@ namespace tlsfence::milter {
 class MilterError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
-};
-
-struct MilterStats {
-  std::uint64_t connections = 0;
-  std::uint64_t connections_open = 0;  // connection data allocated and not yet freed
-  std::uint64_t messages = 0;          // MAIL FROM seen
-  std::uint64_t recipients = 0;
-  std::uint64_t refused = 0;          // tempfail/reject at RCPT (DNSSEC bogus)
-  std::uint64_t forced = 0;           // X-TLSfence header added
-  std::uint64_t tls_required_no = 0;  // forced, but not marked because of TLS-Required: No
-  std::uint64_t lookups_late = 0;     // answered before the lookup finished
-  std::uint64_t prefetched = 0;       // lookups started, not waited for (on-dnssec-bogus = continue)
-  std::uint64_t internal_errors = 0;
 };
 
 // `listen` in tlsfence syntax (`unix:/path`, `inet:HOST:PORT`, `inet:[v6]:PORT`) becomes

@@ -174,6 +174,13 @@ TEST(Config, EmptyListenTurnsADoorOff) {
   EXPECT_TRUE(from("[milter]\nlisten =\n").milter.listen.empty());
 }
 
+TEST(Config, MilterEngine) {
+  EXPECT_EQ(from("").milter.engine, MilterEngine::native);
+  EXPECT_EQ(from("[milter]\nengine = libmilter\n").milter.engine, MilterEngine::libmilter);
+  EXPECT_EQ(error_of("[milter]\nengine = sendmail\n"),
+            "t.conf:2: milter.engine: \"sendmail\" is not one of native|libmilter");
+}
+
 TEST(Config, UnknownKeyNamesKeyAndLine) {
   EXPECT_EQ(error_of("[dns]\n\ntimeot = 5\n"), "t.conf:3: unknown key \"dns.timeot\"");
 }
