@@ -219,6 +219,10 @@ int main(int argc, char** argv) {
   daemon.add_door("policy", cfg.policy.listen,
                   [door = policy_door.get()](StreamSocket sock) { return door->serve(std::move(sock)); });
   auto milter_door = std::make_shared<std::unique_ptr<milter::MilterDoor>>();
+  if (!cfg.milter.listen.empty()) {
+    log::info("milter door",
+              {{"engine", cfg.milter.engine == MilterEngine::native ? "native" : "libmilter"}});
+  }
   if (cfg.milter.engine == MilterEngine::native) {
     daemon.add_door("milter", cfg.milter.listen,
                     [door = native_milter.get()](StreamSocket sock) { return door->serve(std::move(sock)); });

@@ -48,11 +48,12 @@ class ReceptionBase(E2ETestCase):
              "tlsfence-encrypt/unix/syslog_name=postfix/tlsfence-encrypt"],
             check=True, capture_output=True, text=True)
 
-    def start_with(self, on_bogus="defer"):
+    def start_with(self, on_bogus="defer", *extra):
         self.name_forced_transport_in_log()
         self.daemon = self.start_daemon(
             f"--reception.forced-tls-sender={FORCED}",
             f"--reception.on-dnssec-bogus={on_bogus}",
+            *extra,
         )
         return self.daemon
 
@@ -166,8 +167,11 @@ class Issue6PolicyDoor(ReceptionBase):
 
 
 class Issue6MilterDoor(ReceptionBase):
-    def configure(self, on_bogus="defer"):
-        self.start_with(on_bogus)
+    """The milter door with its default engine (native: on tlsfenced's event loop); the last
+    two tests repeat the key cases with `[milter] engine = libmilter`."""
+
+    def configure(self, on_bogus="defer", engine=None):
+        self.start_with(on_bogus, *([f"--milter.engine={engine}"] if engine else []))
         checks = os.path.join(self.daemon.dir, "milter_header_checks")
         with open(checks, "w") as f:
             f.write(HEADER_CHECK)
@@ -190,8 +194,8 @@ class Issue6MilterDoor(ReceptionBase):
         self.assert_header_filtered(qid, offset)
         self.assert_forced_deferred_no_starttls(qid, subject, offset)
 
-    def test_issue6_milter_forced_sender_to_dane_delivered_verified(self):
-        self.configure()
+    def test_issue6_milter_forced_sender_to_dane_delivered_verified(self, engine=None):
+        self.configure(engine=engine)
         subject, offset, qid = self.send_accepted(FORCED, "dane.test", "mil-forced-dane")
         self.assert_header_filtered(qid, offset)
         path = self.assert_forced_delivered_verified_dane(qid, subject, offset)
@@ -219,8 +223,8 @@ class Issue6MilterDoor(ReceptionBase):
         self.assertEqual(status, "sent", line)
         self.assertTrue(line.startswith("postfix/smtp["), line)
 
-    def test_issue6_milter_bogus_recipient_tempfailed_at_rcpt_when_defer(self):
-        self.configure("defer")
+    def test_issue6_milter_bogus_recipient_tempfailed_at_rcpt_when_defer(self, engine=None):
+        self.configure("defer", engine)
         _, offset, status, transcript, qid = self.send(ORDINARY, "expired.test", "mil-bogus-defer")
         self.assert_rcpt_deferred_by_door(transcript, offset, "milter-reject")
         self.assertIsNone(qid, transcript)
@@ -232,6 +236,14 @@ class Issue6MilterDoor(ReceptionBase):
         self.assertFalse(rcpt_refused_4xx(transcript), transcript)
         self.assertEqual(status, 0, transcript)
         self.assertIsNotNone(qid, transcript)
+
+    def test_issue6_milter_libmilter_engine_forced_sender_to_dane_delivered_verified(self):
+        self.test_issue6_milter_forced_sender_to_dane_delivered_verified("libmilter")
+        self.assertRegex(self.daemon.log_text(), r"milter door.*engine=libmilter")
+
+    def test_issue6_milter_libmilter_engine_bogus_recipient_tempfailed_at_rcpt(self):
+        self.test_issue6_milter_bogus_recipient_tempfailed_at_rcpt_when_defer("libmilter")
+        self.assertRegex(self.daemon.log_text(), r"milter door.*engine=libmilter")
 
     def test_issue6_milter_daemon_stops_cleanly_on_sigterm(self):
         self.configure()

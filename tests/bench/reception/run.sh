@@ -7,13 +7,15 @@
 # world's receiving Postfix (postfix-in, 127.0.0.10–.16:25). The same message set of N
 # messages (DANE, MTA-STS and no-policy domains; some from the forced-TLS sender, some with
 # `TLS-Required: No`) is injected over SMTP into its smtpd by smtp_inject (C++, one epoll
-# thread, C connections, M messages per SMTP session), four ways, in interleaved rounds:
+# thread, C connections, M messages per SMTP session), five ways, in interleaved rounds:
 #   a  no doors                 smtpd_recipient_restrictions = permit_mynetworks, reject
 #   b  policy delegation        check_policy_service unix:…/policy.sock in front of that
 #   c  milter                   smtpd_milters = unix:…/milter.sock + milter_header_checks
 #   d  both
-# One tlsfenced (built from this tree) serves b, c and d; a pre-round (variant d) warms its
-# cache (and Postfix's, unbound's) first, so the rounds measure the doors, not DNS.
+#   e  milter, libmilter engine as c, served by a second tlsfenced with [milter] engine = libmilter
+# One tlsfenced (built from this tree, default native milter engine) serves b, c and d, the
+# second one e; pre-rounds (variants d and e) warm their caches (and Postfix's, unbound's)
+# first, so the rounds measure the doors, not DNS.
 # Measured per run: messages/s accepted by smtpd (first connection → last 250 after DATA),
 # messages/s delivered end to end (→ the last "status=sent" in postfix-bench's log), CPU time
 # of the whole Postfix instance (cgroup) and of tlsfenced per message; overhead of b, c, d vs a.
@@ -93,6 +95,7 @@ PBLOG=$WORK/postfix-bench.log
 CG=/sys/fs/cgroup/cpuacct/tlsfence-bench-reception.$$
 TAG="reception-bench-$$-$(date +%s)"
 TF_PID=""
+TF2_PID=""
 
 cleanup() {
   set +e
@@ -100,11 +103,11 @@ cleanup() {
     postsuper -c "$E" -d ALL >/dev/null 2>&1
     postfix -c "$E" stop >/dev/null 2>&1
   fi
-  if [ -n "$TF_PID" ]; then
-    kill "$TF_PID" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$TF_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$TF_PID" 2>/dev/null
-  fi
+  for p in $TF_PID $TF2_PID; do
+    kill "$p" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
   # the delivered copies of this run's messages (marked X-Tlsfence-Bench: TAG)
   for d in "${DOMAINS[@]}"; do
     [ -d "$WORLD_MAIL/$d" ] && grep -rlZ "^X-Tlsfence-Bench: $TAG" "$WORLD_MAIL/$d" 2>/dev/null \
@@ -149,22 +152,29 @@ awk -v forced="$FORCED" -v domains="${DOMAINS[*]}" 'BEGIN {
   }' >"$WORK/policy-requests.txt"
 
 # ---------------------------------------------------------------- tlsfenced
-"$TLSFENCED_BIN" --config "$WORLD_TLSFENCE_CONF" \
-  "--socketmap.listen=unix:$WORK/sm.sock" "--policy.listen=unix:$WORK/policy.sock" \
-  "--milter.listen=unix:$WORK/milter.sock" "--cache.db=$WORK/cache.db" \
-  "--tlsrpt.db=$WORK/tlsrpt.db" "--tlsrpt.socket=" "--tlsrpt.outbox=$WORK/reports" \
-  "--daemon.user=" "--daemon.log-level=info" \
-  "--reception.forced-tls-sender=$FORCED" "--reception.on-dnssec-bogus=defer" \
-  </dev/null >"$WORK/tlsfenced.log" 2>&1 &
-TF_PID=$!
-disown
-for _ in $(seq 200); do
-  [ -S "$WORK/policy.sock" ] && [ -S "$WORK/milter.sock" ] && break
-  kill -0 "$TF_PID" 2>/dev/null || { cat "$WORK/tlsfenced.log" >&2; die "tlsfenced exited"; }
-  sleep 0.1
-done
-[ -S "$WORK/milter.sock" ] || die "tlsfenced's doors did not come up (see $WORK/tlsfenced.log)"
-for s in policy milter; do chgrp postfix "$WORK/$s.sock"; chmod g+rw "$WORK/$s.sock"; done
+start_tlsfenced() { # start_tlsfenced NAME SOCKET_TO_WAIT_FOR ARGS… — sets STARTED_PID
+  "$TLSFENCED_BIN" --config "$WORLD_TLSFENCE_CONF" "--cache.db=$WORK/$1-cache.db" \
+    "--tlsrpt.db=$WORK/$1-tlsrpt.db" "--tlsrpt.socket=" "--tlsrpt.outbox=$WORK/$1-reports" \
+    "--daemon.user=" "--daemon.log-level=info" \
+    "--reception.forced-tls-sender=$FORCED" "--reception.on-dnssec-bogus=defer" "${@:3}" \
+    </dev/null >"$WORK/$1.log" 2>&1 &
+  STARTED_PID=$!
+  disown
+  for _ in $(seq 200); do
+    [ -S "$2" ] && break
+    kill -0 "$STARTED_PID" 2>/dev/null || { cat "$WORK/$1.log" >&2; die "$1 exited"; }
+    sleep 0.1
+  done
+  [ -S "$2" ] || die "$1's doors did not come up (see $WORK/$1.log)"
+}
+start_tlsfenced tlsfenced "$WORK/milter.sock" "--socketmap.listen=unix:$WORK/sm.sock" \
+  "--policy.listen=unix:$WORK/policy.sock" "--milter.listen=unix:$WORK/milter.sock"
+TF_PID=$STARTED_PID
+[ -S "$WORK/policy.sock" ] || die "tlsfenced's policy door did not come up"
+start_tlsfenced tlsfenced-libmilter "$WORK/milter-libmilter.sock" "--socketmap.listen=" "--policy.listen=" \
+  "--milter.listen=unix:$WORK/milter-libmilter.sock" "--milter.engine=libmilter"
+TF2_PID=$STARTED_PID
+for s in policy milter milter-libmilter; do chgrp postfix "$WORK/$s.sock"; chmod g+rw "$WORK/$s.sock"; done
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TCK=$(getconf CLK_TCK)
@@ -197,13 +207,14 @@ run_mail() {
   for _ in $(seq 150); do tcp_open "$SENDER" "$PORT" && break; sleep 0.1; done
   tcp_open "$SENDER" "$PORT" || die "postfix-bench does not listen on $SENDER:$PORT"
 
-  variant() { # variant a|b|c|d — configure postfix-bench, reload
+  variant() { # variant a|b|c|d|e — configure postfix-bench, reload
     local rr="permit_mynetworks, reject" milters="" checks=""
     case $1 in
       b | d) rr="check_policy_service unix:$WORK/policy.sock, $rr" ;;
     esac
     case $1 in
       c | d) milters="unix:$WORK/milter.sock"; checks="regexp:$WORK/milter_header_checks" ;;
+      e) milters="unix:$WORK/milter-libmilter.sock"; checks="regexp:$WORK/milter_header_checks" ;;
     esac
     postconf -c "$E" -e "smtpd_recipient_restrictions=$rr" "smtpd_milters=$milters" \
       "milter_header_checks=$checks" "milter_default_action=tempfail"
@@ -215,11 +226,12 @@ run_mail() {
     [ -z "$(find "$PB/spool"/{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | head -1)" ]
   }
   one_run() { # one_run VARIANT ROUND — prints the injector's line + cpu figures
-    local v=$1 r=$2 line pf0 pf1 tf0 tf1
+    local v=$1 r=$2 line pf0 pf1 tf0 tf1 tf=$TF_PID
+    [ "$v" = e ] && tf=$TF2_PID
     variant "$v"
     for _ in $(seq 300); do queue_empty && break; sleep 0.2; done
     pf0=$(cat "$CG/cpuacct.usage")
-    tf0=$(cpu_ticks "$TF_PID")
+    tf0=$(cpu_ticks "$tf")
     if [ -n "${PERF:-}" ] && [ "$v" = d ] && [ "$r" = 1 ]; then
       perf record -g -o "$WORK/perf.data" -p "$TF_PID" -- sleep "$PERF" >/dev/null 2>&1 &
     fi
@@ -229,18 +241,19 @@ run_mail() {
       tail -n 20 "$PBLOG" >&2
     }
     pf1=$(cat "$CG/cpuacct.usage")
-    tf1=$(cpu_ticks "$TF_PID")
+    tf1=$(cpu_ticks "$tf")
     echo "variant=$v round=$r $line pf_cpu_us=$(((pf1 - pf0) / 1000)) tf_cpu_us=$(((tf1 - tf0) * 1000000 / TCK))" \
       | tee -a "$WORK/mail-raw.txt"
   }
 
-  echo "pre-round (variant d, warms tlsfenced's cache, unbound, Postfix):" >&2
+  echo "pre-rounds (variants d and e, warm both tlsfenced's caches, unbound, Postfix):" >&2
   one_run d 0 >&2
+  one_run e 0 >&2
   : >"$WORK/mail-raw.txt"
-  local order=(a b c d)
+  local order=(a b c d e)
   for ((r = 1; r <= ROUNDS; r++)); do
-    for ((k = 0; k < 4; k++)); do
-      one_run "${order[(k + r - 1) % 4]}" "$r" >&2
+    for ((k = 0; k < 5; k++)); do
+      one_run "${order[(k + r - 1) % 5]}" "$r" >&2
     done
   done
 }
@@ -269,12 +282,13 @@ report_mail() {
     END {
       name["a"] = "a  no doors"; name["b"] = "b  policy (check_policy_service)"
       name["c"] = "c  milter (smtpd_milters)"; name["d"] = "d  policy + milter"
+      name["e"] = "e  milter, libmilter engine"
       printf "%-34s | %9s %9s %9s | %9s | %11s %11s %11s | %9s %9s %9s | %s\n", "variant", "accept", "p50", "p99", "delivered", "postfix cpu", "tlsfenced", "total cpu", "accept", "delivered", "cpu", "not"
       printf "%-34s | %9s %9s %9s | %9s | %11s %11s %11s | %9s %9s %9s | %s\n", "", "msg/s", "ms", "ms", "msg/s", "us/msg", "us/msg", "us/msg", "overhead", "overhead", "overhead", "delivered"
       printf "-----------------------------------+-------------------------------+-----------+-------------------------------------+-------------------------------+----------\n"
       n = 0; for (r in rounds) n++
-      split("a b c d", vs, " ")
-      for (k = 1; k <= 4; k++) {
+      split("a b c d e", vs, " ")
+      for (k = 1; k <= 5; k++) {
         v = vs[k]; m = 0
         for (r in rounds) {
           m++
@@ -295,15 +309,17 @@ report_mail() {
   echo "tlsfenced: RSS ${rss} KiB, peak ${hwm} KiB (after the mail rounds)"
   # The doors really worked: every forced-TLS message filtered by the policy door in b and d,
   # marked by the milter (and filtered by milter_header_checks) in c and d unless it carries
-  # TLS-Required: No (then waived). Runs: the pre-round (d) + ROUNDS of each variant.
-  local forced waived runs pol mil wai
+  # TLS-Required: No (then waived), and the same by the libmilter engine in e. Runs: the
+  # pre-rounds (d, e) + ROUNDS of each variant.
+  local forced waived pruns mruns pol mil wai
   forced=$(grep -c "^$FORCED " "$WORK/messages.txt" || true)
   waived=$(grep -c "^$FORCED .* tls-required-no$" "$WORK/messages.txt" || true)
-  runs=$((ROUNDS * 2 + 1))
+  pruns=$((ROUNDS * 2 + 1))
+  mruns=$((ROUNDS * 3 + 2))
   pol=$(grep -c 'NOQUEUE: filter: RCPT from .*Recipient address triggers FILTER tlsfence-encrypt:' "$PBLOG" || true)
   mil=$(grep -c 'milter-header-filter: header X-TLSfence: forced-tls' "$PBLOG" || true)
-  wai=$(grep -c 'milter forced tls waived' "$WORK/tlsfenced.log" || true)
-  echo "doors at work (all runs): policy FILTER $pol (expected $((forced * runs))), milter-marked and filtered $mil (expected $(((forced - waived) * runs))), TLS-Required: No waived $wai (expected $((waived * runs)))"
+  wai=$(cat "$WORK/tlsfenced.log" "$WORK/tlsfenced-libmilter.log" | grep -c 'milter forced tls waived' || true)
+  echo "doors at work (all runs): policy FILTER $pol (expected $((forced * pruns))), milter-marked and filtered $mil (expected $(((forced - waived) * mruns))), TLS-Required: No waived $wai (expected $((waived * mruns)))"
 }
 
 # ---------------------------------------------------------------- policy door load
