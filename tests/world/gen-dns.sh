@@ -156,6 +156,9 @@ hang NS ns1.hang.test.
 ns1.hang A $BLACKHOLE
 nostarttls MX 10 mx1.nostarttls.test.
 mx1.nostarttls A $MX_NOTLS
+danemxexpired MX 10 mx1.danemxexpired.test.
+mx1.danemxexpired A $MX_EXPIRED
+_25._tcp.mx1.danemxexpired TLSA 2 0 1 $CA
 ; ---- MTA-STS (issue 4)
 $(sts_domain sts mx1.sts.test. "$WEB")
 mx1.sts A $MX_E
@@ -173,6 +176,8 @@ $(sts_domain stsexpired mx1.sts.test.)
 $(sts_domain stshang mx1.sts.test. "$WEB_HANG")
 $(sts_domain stsmismatch mx1.stsmismatch.test.)
 mx1.stsmismatch A $MX_WRONG
+$(sts_domain stsmxexpired mx1.stsmxexpired.test.)
+mx1.stsmxexpired A $MX_EXPIRED
 $(sts_domain stsbadtxt mx1.sts.test. "$WEB" "v=STSv1; id=first;" "v=STSv1; id=second;")
 stsid MX 10 mx1.sts.test.
 mta-sts.stsid A $WEB

@@ -7,6 +7,8 @@
 #   web.{key,pem,chain.pem}     nginx: every ordinary mta-sts.<domain> host
 #   odd.{key,pem,chain.pem}     python stand-in on .21/.22: mta-sts.stschunked.test, tlsrpt.test, …
 #   expired.{key,pem,chain.pem} mta-sts.stsexpired.test, valid only in January 2020
+#   mxexpired.{key,pem,chain.pem} postfix-in .17: mx1.stsmxexpired.test, mx1.danemxexpired.test,
+#                               valid only in January 2020
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 P=$RUN/pki
@@ -50,15 +52,19 @@ issue mx mx1.dane.test "$(san mx1.dane.test mx2.dane.test mx1.partial.test mx2.p
   mx1.reports.test)"
 issue wrong wrong.test "$(san wrong.test)"
 web_names=()
-for d in sts ststesting stsnone stsredirect stshtml stsbig sts404 stsmismatch stsbadtxt stsid stsdane; do
+for d in sts ststesting stsnone stsredirect stshtml stsbig sts404 stsmismatch stsmxexpired stsbadtxt stsid \
+         stsdane; do
   web_names+=("mta-sts.$d.test")
 done
 issue web mta-sts.sts.test "$(san "${web_names[@]}")"
 issue odd mta-sts.stschunked.test "$(san mta-sts.stschunked.test mta-sts.stshang.test tlsrpt.test)"
 
-# Expired certificate: `openssl x509 -req` (3.0) cannot set a start date; `openssl ca` can.
-exp_san=$(san mta-sts.stsexpired.test)
-if [ ! -s expired.pem ] || [ "$(cat expired.san 2>/dev/null)" != "$exp_san" ]; then
+# Expired certificates: `openssl x509 -req` (3.0) cannot set a start date; `openssl ca` can.
+issue_expired() { # issue_expired NAME CN SAN — valid only in January 2020; re-issued when SAN changed
+  local name=$1 cn=$2 san=$3
+  if [ -s "$name.pem" ] && [ -s "$name.key" ] && [ "$(cat "$name.san" 2>/dev/null)" = "$san" ]; then
+    return 0
+  fi
   mkdir -p ca-db
   : > ca-db/index.txt
   [ -s ca-db/serial ] || echo 1000 > ca-db/serial
@@ -80,16 +86,18 @@ copy_extensions = none
 commonName = supplied
 organizationName = optional
 [leaf]
-$(ext "$exp_san")
+$(ext "$san")
 EOF
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout expired.key -out expired.csr -subj "/O=tlsfence test world/CN=mta-sts.stsexpired.test" 2>/dev/null
+    -keyout "$name.key" -out "$name.csr" -subj "/O=tlsfence test world/CN=$cn" 2>/dev/null
   openssl ca -batch -config ca-db/ca.cnf -extensions leaf -notext \
-    -startdate 20200101000000Z -enddate 20200201000000Z -in expired.csr -out expired.pem 2>/dev/null
-  cat expired.pem ca.pem > expired.chain.pem
-  echo "$exp_san" > expired.san
-  rm -f expired.csr
-fi
+    -startdate 20200101000000Z -enddate 20200201000000Z -in "$name.csr" -out "$name.pem" 2>/dev/null
+  cat "$name.pem" ca.pem > "$name.chain.pem"
+  echo "$san" > "$name.san"
+  rm -f "$name.csr"
+}
+issue_expired expired mta-sts.stsexpired.test "$(san mta-sts.stsexpired.test)"
+issue_expired mxexpired mx1.stsmxexpired.test "$(san mx1.stsmxexpired.test mx1.danemxexpired.test)"
 
 # TLSA data: "good" = 3 1 1 of the MX key, "ca" = 2 0 1 of the CA certificate
 [ -s mx.spki-sha256 ] && [ mx.spki-sha256 -nt mx.pem ] || spki_sha256 mx.pem > mx.spki-sha256

@@ -92,6 +92,7 @@ for d in "${WORLD_DOMAINS[@]}"; do printf '@%s %s/\n' "$d" "$d"; done > "$E/vmai
   done
   printf '%s:25 inet n - n - - smtpd\n  -o smtpd_tls_security_level=none\n' "$MX_NOTLS"
   printf '%s:25 inet n - n - - smtpd\n  -o smtpd_tls_chain_files=%s,%s\n' "$MX_WRONG" "$P/wrong.key" "$P/wrong.chain.pem"
+  printf '%s:25 inet n - n - - smtpd\n  -o smtpd_tls_chain_files=%s,%s\n' "$MX_EXPIRED" "$P/mxexpired.key" "$P/mxexpired.chain.pem"
   services
 } > "$E/master.cf"
 

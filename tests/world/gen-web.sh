@@ -25,6 +25,7 @@ policy stsbig.test enforce mx1.sts.test
 policy stswrongcert.test enforce mx1.sts.test
 policy stsexpired.test enforce mx1.sts.test
 policy stsmismatch.test enforce mx1.stsmismatch.test
+policy stsmxexpired.test enforce mx1.stsmxexpired.test
 policy stsbadtxt.test enforce mx1.sts.test
 policy stsid.test enforce mx1.sts.test
 policy stsdane.test enforce mx1.dane.test
@@ -83,7 +84,7 @@ http {
         return 404;
     }
 EOF
-  for d in sts ststesting stsnone stsbig stsmismatch stsbadtxt stsid stsdane; do
+  for d in sts ststesting stsnone stsbig stsmismatch stsmxexpired stsbadtxt stsid stsdane; do
     server "mta-sts.$d.test" web plain
   done
   server mta-sts.stshtml.test web html

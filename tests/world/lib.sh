@@ -11,6 +11,7 @@ BLACKHOLE=127.0.0.99                 # DNS server of hang.test: receives, never 
 MX_A=127.0.0.10 MX_B=127.0.0.11 MX_C=127.0.0.12 MX_D=127.0.0.13 MX_E=127.0.0.14
 MX_NOTLS=127.0.0.15                  # postfix-in listener without STARTTLS
 MX_WRONG=127.0.0.16                  # postfix-in listener presenting a certificate for wrong.test
+MX_EXPIRED=127.0.0.17                # postfix-in listener presenting an expired certificate (test CA)
 WEB=127.0.0.20                       # nginx, every mta-sts.* host
 WEB_ODD=127.0.0.21                   # python stand-in: endless chunked body, tlsrpt.test uploads
 WEB_HANG=127.0.0.22                  # accepts TCP on 443 and never answers
@@ -21,10 +22,10 @@ SENDMAIL_PORT=2526                   # tests/world/sendmail.sh run
 WORLD_DOMAINS=(
   dane.test partial.test unusable.test danefail.test expired.test bogus.test bogustlsa.test
   insecure.test insecurehost.test nullmx.test implicit.test crosszone.test cname.test
-  nosuch.test hang.test nostarttls.test
+  nosuch.test hang.test nostarttls.test danemxexpired.test
   sts.test ststesting.test stsnone.test stsredirect.test stshtml.test stsbig.test
   stschunked.test sts404.test stswrongcert.test stsexpired.test stshang.test
-  stsmismatch.test stsbadtxt.test stsid.test stsdane.test
+  stsmismatch.test stsbadtxt.test stsid.test stsdane.test stsmxexpired.test
   reports.test
 )
 

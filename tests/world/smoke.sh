@@ -26,6 +26,7 @@ r() { dig_r "$@" | tr -s '\t\n ' '   '; }
 expect "secure: dane.test MX (AD)"                       "$SECURE.* MX +10 mx1.dane.test" "$(r dane.test MX)"
 expect "secure: _25._tcp.mx1.dane.test TLSA 3 1 1 good" "$SECURE.*TLSA +3 1 1 $WORLD_TLSA_GOOD" "$(r _25._tcp.mx1.dane.test TLSA)"
 expect "secure: _25._tcp.mx2.dane.test TLSA 2 0 1 ca"   "$SECURE.*TLSA +2 0 1 $WORLD_TLSA_CA" "$(r _25._tcp.mx2.dane.test TLSA)"
+expect "secure: _25._tcp.mx1.danemxexpired.test TLSA 2 0 1 ca" "$SECURE.*TLSA +2 0 1 $WORLD_TLSA_CA" "$(r _25._tcp.mx1.danemxexpired.test TLSA)"
 expect "secure: unusable.test has 3 unusable TLSA"      "$SECURE.*ANSWER: 4;" "$(r _25._tcp.mx1.unusable.test TLSA)"
 expect "insecure: insecure.test MX without AD"           'status: NOERROR.*Flags: qr rd ra;.* MX +10 mx1.insecure.test' "$(r insecure.test MX)"
 expect "bogus: expired.test MX is SERVFAIL"              'status: SERVFAIL' "$(r expired.test MX)"
@@ -63,6 +64,7 @@ expect "sts.test: 200 text/plain"                         '^200 text/plain ' "$(
 expect "sts.test: policy enforce with CRLF"               $'mode: enforce\r' "$("${CURL[@]}" $(at sts.test 127.0.0.20) "$(sts_url sts.test)")"
 expect "ststesting.test: mode testing"                    'mode: testing' "$("${CURL[@]}" $(at ststesting.test 127.0.0.20) "$(sts_url ststesting.test)")"
 expect "stsnone.test: mode none"                          'mode: none' "$("${CURL[@]}" $(at stsnone.test 127.0.0.20) "$(sts_url stsnone.test)")"
+expect "stsmxexpired.test: policy enforce, mx1.stsmxexpired.test" $'mode: enforce\r.*mx: mx1.stsmxexpired.test\r' "$("${CURL[@]}" $(at stsmxexpired.test 127.0.0.20) "$(sts_url stsmxexpired.test)" | tr -d '\n')"
 expect "stsredirect.test: 301"                            '^301 ' "$(hdr stsredirect.test)"
 expect "stshtml.test: 200 text/html"                      '^200 text/html ' "$(hdr stshtml.test)"
 expect "stsbig.test: 200, 71680 bytes"                    '^200 text/plain 71680$' "$(hdr stsbig.test)"
@@ -90,6 +92,13 @@ expect "127.0.0.14: STARTTLS, certificate verifies for mx1.sts.test" 'Verificati
 ehlo15=$(swaks --server 127.0.0.15:25 --quit-after EHLO --to x@nostarttls.test 2>&1)
 if grep -q '250.STARTTLS' <<<"$ehlo15" || ! grep -q '250' <<<"$ehlo15"; then bad "127.0.0.15: no STARTTLS offered" "$ehlo15"; else ok "127.0.0.15: no STARTTLS offered"; fi
 expect "127.0.0.16: STARTTLS with a certificate for wrong.test" 'CN ?= ?wrong.test' "$(sclient 127.0.0.16 mx1.stsmismatch.test)"
+
+expect "127.0.0.17: STARTTLS with an expired certificate" 'CN ?= ?mx1.stsmxexpired.test.*certificate has expired' \
+  "$(sclient 127.0.0.17 mx1.stsmxexpired.test | tr -s '\n' ' ')"
+cert17=$(timeout 10 openssl s_client -starttls smtp -connect 127.0.0.17:25 </dev/null 2>/dev/null | openssl x509 2>&1)
+expect "127.0.0.17: certificate valid only in January 2020" 'notAfter=Feb +1 00:00:00 2020 GMT' "$(openssl x509 -noout -enddate <<<"$cert17" 2>&1)"
+expect "127.0.0.17: certificate chains to the test CA (dates not checked)" ': OK$' \
+  "$(openssl verify -no_check_time -CAfile "$WORLD_CA" <<<"$cert17" 2>&1)"
 
 echo "== mail through postfix-out (its own DANE)"
 before=$("$HERE/postfix-out.sh" log-lines)

@@ -29,7 +29,7 @@ conflicts=()
 for ap in "$DNS_ADDR $DNS_PORT u" "$DNS_ADDR $DNS_PORT t" "$RESOLVER 53 u" "$RESOLVER 53 t" \
           "$BLACKHOLE 53 u" "$BLACKHOLE 53 t" "$WEB 443 t" "$WEB_ODD 443 t" "$WEB_HANG 443 t" \
           "$SENDER $SENDER_PORT t" "$MX_A 25 t" "$MX_B 25 t" "$MX_C 25 t" "$MX_D 25 t" \
-          "$MX_E 25 t" "$MX_NOTLS 25 t" "$MX_WRONG 25 t"; do
+          "$MX_E 25 t" "$MX_NOTLS 25 t" "$MX_WRONG 25 t" "$MX_EXPIRED 25 t"; do
   set -- $ap
   if busy "$1" "$2" "$3"; then conflicts+=("$1:$2/$([ "$3" = t ] && echo tcp || echo udp)"); fi
 done
@@ -109,11 +109,11 @@ for job in "${pf_jobs[@]}"; do
   wait "${job%%:*}" || { tail -n 5 "$RUN/log/${job#*:}.start.log" "$RUN/log/${job#*:}.log" >&2;
                          die "${job#*:} did not start (see $RUN/log/${job#*:}.start.log)"; }
 done
-for a in "$MX_A" "$MX_B" "$MX_C" "$MX_D" "$MX_E" "$MX_NOTLS" "$MX_WRONG"; do
+for a in "$MX_A" "$MX_B" "$MX_C" "$MX_D" "$MX_E" "$MX_NOTLS" "$MX_WRONG" "$MX_EXPIRED"; do
   wait_for "postfix-in on $a:25" 15 tcp_open "$a" 25
 done
 wait_for "postfix-out on $SENDER:$SENDER_PORT" 15 tcp_open "$SENDER" "$SENDER_PORT"
-step "postfix-in on $MX_A–$MX_WRONG:25, postfix-out on $SENDER:$SENDER_PORT"
+step "postfix-in on $MX_A–$MX_EXPIRED:25, postfix-out on $SENDER:$SENDER_PORT"
 
 # ---------------------------------------------------------------- libunbound really validates
 ub() { unbound-host -C "$RUN/dns/libunbound.conf" -v -t MX "$1" 2>&1; }

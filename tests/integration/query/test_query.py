@@ -34,6 +34,7 @@ EXPECTED = {
     "cname.test": "OK dane-only",
     "nosuch.test": "NOTFOUND ",
     "nostarttls.test": "NOTFOUND ",
+    "danemxexpired.test": "OK dane-only",
     "sts.test": STS_SECURE,
     "ststesting.test": "NOTFOUND ",
     "stsnone.test": "NOTFOUND ",
@@ -45,6 +46,7 @@ EXPECTED = {
     "stswrongcert.test": "NOTFOUND ",
     "stsexpired.test": "NOTFOUND ",
     "stsmismatch.test": "OK secure match=mx1.stsmismatch.test servername=hostname",
+    "stsmxexpired.test": "OK secure match=mx1.stsmxexpired.test servername=hostname",
     "stsbadtxt.test": "NOTFOUND ",
     "stsdane.test": "OK dane-only",
     # next hops that are not domains, and IDNA input
