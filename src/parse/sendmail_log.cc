@@ -1,4 +1,5 @@
-// Sendmail log line parser (sendmail 8.15+ "STARTTLS=client" summaries and delivery lines).
+// Sendmail log line parser (sendmail 8.15+ "STARTTLS=client" summaries, their certificate
+// lines and delivery lines).
 // verify= values (op.me / sendmail/tls.c): OK, TRUSTED, NO, NONE, FAIL, SOFTWARE, PROTOCOL,
 // TEMP, DANE_FAIL, DANE_NOTLS, DANE_TEMP. Trusts nothing: any bytes are valid input.
 #include "parse/sendmail_log.h"
@@ -58,6 +59,17 @@ void classify_verify(SendmailEvent& ev) {
   }
 }
 
+// verifymsg= text → the certificate failure it names (OpenSSL's X509_verify_cert_error_string
+// texts, the same Postfix logs); nothing for "ok" or a text that says no more than FAIL.
+std::optional<TlsrptResult> classify_verifymsg(std::string_view msg) {
+  if (msg.empty() || msg == "ok") return std::nullopt;
+  const auto r = classify_postfix_reason(msg);
+  if (r == TlsrptResult::certificate_expired || r == TlsrptResult::certificate_host_mismatch ||
+      r == TlsrptResult::certificate_not_trusted || r == TlsrptResult::validation_failure)
+    return r;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<SendmailEvent> parse_sendmail_line(std::string_view line) {
@@ -77,6 +89,15 @@ std::optional<SendmailEvent> parse_sendmail_line(std::string_view line) {
   if (i >= 5 && i + 1 < m.size() && m[i] == ':' && m[i + 1] == ' ') {
     ev.queue_id = m.substr(0, i);
     m.remove_prefix(i + 2);
+  }
+  if (consume(m, "STARTTLS=client, cert-subject=")) {
+    // cert-subject and cert-issuer are the peer's text: verifymsg is the last field
+    const auto at = m.rfind(", verifymsg=");
+    if (at == std::string_view::npos) return std::nullopt;
+    ev.verifymsg = m.substr(at + 12);
+    ev.result = classify_verifymsg(ev.verifymsg);
+    ev.kind = SendmailEventKind::starttls_cert;
+    return ev;
   }
   if (consume(m, "STARTTLS=client, ")) {
     std::string_view relay = field(m, "relay=");

@@ -2,6 +2,8 @@
 // Sendmail log lines that matter for TLS-RPT: the client side STARTTLS summary
 //   sm-mta[PID]: QID: STARTTLS=client, relay=mx.example.com., version=TLSv1.3, verify=OK, cipher=…,
 //   bits=256/256
+// the certificate line that follows it at LogLevel 12 and above (OpenSSL's verify text)
+//   sm-mta[PID]: STARTTLS=client, cert-subject=…, cert-issuer=…, verifymsg=certificate has expired
 // and the delivery line of the same process
 //   sm-mta[PID]: QID: to=<a@example.com>, …, mailer=esmtp, …, relay=mx.example.com. [192.0.2.1], dsn=2.0.0,
 //   stat=Sent (…)
@@ -15,7 +17,7 @@
 
 namespace tlsfence::parse {
 
-enum class SendmailEventKind { starttls_client, delivery };
+enum class SendmailEventKind { starttls_client, starttls_cert, delivery };
 
 struct SendmailEvent {
   SendmailEventKind kind = SendmailEventKind::delivery;
@@ -35,6 +37,12 @@ struct SendmailEvent {
   // True when verify= is a certificate result that is a failure only if the domain's
   // policy required authentication (FAIL under opportunistic TLS is still a TLS session).
   bool failure_needs_policy = false;
+
+  // starttls_cert: verifymsg= (X509_verify_cert_error_string, "ok" when it verified). result
+  // is set only when the text names a certificate failure more precisely than verify=FAIL
+  // (certificate-expired, certificate-host-mismatch, certificate-not-trusted,
+  // validation-failure); host and ip stay empty (the line names none).
+  std::string_view verifymsg;
 
   // delivery
   std::string_view recipients;  // the to= value (may hold several comma-separated addresses)

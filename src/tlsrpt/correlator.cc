@@ -239,6 +239,11 @@ void SendmailCorrelator::feed(const parse::SendmailEvent& ev, std::int64_t now_u
   auto it = sessions_.find(ev.pid);
   if (it == sessions_.end() || it->second.reported) return;  // plaintext, or same connection
   Session& s = it->second;
+  if (ev.kind == parse::SendmailEventKind::starttls_cert) {
+    // The certificate line after the summary: verifymsg says why verify=FAIL failed.
+    if (ev.result && s.failure && s.verify == "FAIL") s.failure = ev.result;
+    return;
+  }
   std::string relay = normalize_domain(ev.host);
   if (!s.host.empty() && !relay.empty() && relay != s.host) {
     ++stats_.uncorrelated;

@@ -74,7 +74,9 @@ class PostfixCorrelator {
 };
 
 // Sendmail: "STARTTLS=client, relay=…, verify=…" then the delivery line(s) of the same
-// process. verify=FAIL is a soft failure (Outcome::failure_needs_policy).
+// process. verify=FAIL is a soft failure (Outcome::failure_needs_policy), certificate-not-
+// trusted unless the "STARTTLS=client, cert-subject=…, verifymsg=…" line between them (LogLevel
+// 12 and above) names the failure (e.g. certificate-expired).
 class SendmailCorrelator {
  public:
   explicit SendmailCorrelator(CorrelatorOptions options = {}) : options_(options) {}

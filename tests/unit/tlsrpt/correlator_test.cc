@@ -200,5 +200,56 @@ TEST(SendmailCorrelator, StarttlsThenDelivery) {
   EXPECT_TRUE(opportunistic.success());
 }
 
+// LogLevel 12+: the certificate line between summary and delivery names why verify=FAIL
+// (lines of the test world's capture, data/sendmail-world.log).
+TEST(SendmailCorrelator, VerifymsgRefinesVerifyFail) {
+  auto sm = [](const std::string& m) { return "Nov 22 12:55:48 sender.test sendmail[4554]: " + m; };
+  const std::string fail =
+      "STARTTLS=client, relay=mx1.stsmxexpired.test., version=TLSv1.3, verify=FAIL, "
+      "cipher=TLS_AES_256_GCM_SHA384, bits=256/256";
+  const std::string ok =
+      "STARTTLS=client, relay=mx1.stsmxexpired.test., version=TLSv1.3, verify=OK, "
+      "cipher=TLS_AES_256_GCM_SHA384, bits=256/256";
+  auto cert = [](const char* msg) {
+    return std::string(
+               "STARTTLS=client, cert-subject=/CN=mx1.stsmxexpired.test/O=tlsfence+20test+20world, "
+               "cert-issuer=/O=tlsfence+20test+20world/CN=tlsfence+20Test+20CA, verifymsg=") +
+           msg;
+  };
+  const std::string delivery =
+      "6AMCtm43004552: to=<user@stsmxexpired.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, "
+      "pri=30259, relay=mx1.stsmxexpired.test. [127.0.0.17], dsn=2.0.0, stat=Sent (Ok: queued as "
+      "5CDA0AA20DE)";
+  struct Case {
+    std::string summary;
+    const char* verifymsg;  // nullptr: no certificate line (LogLevel below 12)
+    std::optional<TlsrptResult> want;
+  } cases[] = {
+      {fail, "certificate has expired", TlsrptResult::certificate_expired},
+      {fail, "unable to get local issuer certificate", TlsrptResult::certificate_not_trusted},
+      {fail, "some text no OpenSSL writes", TlsrptResult::certificate_not_trusted},
+      {fail, nullptr, TlsrptResult::certificate_not_trusted},
+      {ok, "ok", std::nullopt},
+      {ok, "certificate has expired", std::nullopt},  // only a FAIL is refined
+  };
+  for (const auto& k : cases) {
+    SendmailCorrelator c;
+    std::vector<Outcome> out;
+    c.feed(sm(k.summary), now, out);
+    if (k.verifymsg) c.feed(sm(cert(k.verifymsg)), now, out);
+    c.feed(sm(delivery), now, out);
+    ASSERT_EQ(out.size(), 1u) << k.summary;
+    EXPECT_EQ(out[0].policy_domain, "stsmxexpired.test");
+    EXPECT_EQ(out[0].mx_host, "mx1.stsmxexpired.test");
+    EXPECT_EQ(out[0].receiving_ip, "127.0.0.17");
+    EXPECT_EQ(out[0].failure, k.want) << (k.verifymsg ? k.verifymsg : "(none)");
+    if (k.want) {
+      EXPECT_TRUE(out[0].failure_needs_policy);
+      EXPECT_EQ(out[0].failure_reason_code, "verify=FAIL");
+    }
+    EXPECT_EQ(c.stats().uncorrelated, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace tlsfence::tlsrpt

@@ -54,6 +54,49 @@ TEST(SendmailLog, StarttlsWithoutQueueIdAndWithIp) {
   EXPECT_FALSE(e->result);
 }
 
+// The line after the summary at LogLevel 12+: verifymsg= is OpenSSL's verify text. The first
+// row is a real line of the test world (data/sendmail-world.log, MX 127.0.0.17).
+TEST(SendmailLog, StarttlsCertVerifymsg) {
+  struct Row {
+    const char* verifymsg;
+    std::optional<TlsrptResult> result;
+  } rows[] = {
+      {"certificate has expired", TlsrptResult::certificate_expired},
+      {"ok", std::nullopt},
+      {"unable to get local issuer certificate", TlsrptResult::certificate_not_trusted},
+      {"self-signed certificate", TlsrptResult::certificate_not_trusted},
+      {"self signed certificate in certificate chain", TlsrptResult::certificate_not_trusted},
+      {"hostname mismatch", TlsrptResult::certificate_host_mismatch},
+      {"certificate not yet valid", TlsrptResult::validation_failure},
+      {"some text no OpenSSL writes", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& row : rows) {
+    std::string line = std::string(
+                           "Nov 22 12:55:48 sender.test sendmail[4554]: STARTTLS=client, "
+                           "cert-subject=/CN=mx1.stsmxexpired.test/O=tlsfence+20test+20world, "
+                           "cert-issuer=/O=tlsfence+20test+20world/CN=tlsfence+20Test+20CA, verifymsg=") +
+                       row.verifymsg;
+    auto e = parse_sendmail_line(line);
+    ASSERT_TRUE(e) << line;
+    EXPECT_EQ(e->kind, K::starttls_cert);
+    EXPECT_EQ(e->pid, 4554u);
+    EXPECT_TRUE(e->queue_id.empty());
+    EXPECT_TRUE(e->host.empty());
+    EXPECT_EQ(e->verifymsg, row.verifymsg);
+    EXPECT_EQ(e->result, row.result) << row.verifymsg;
+    EXPECT_FALSE(e->failure_needs_policy);
+  }
+  // the peer's subject may hold ", verifymsg=": the last one counts
+  auto e = parse_sendmail_line(
+      "Nov 22 12:55:48 sender sendmail[1]: STARTTLS=client, cert-subject=/CN=x, verifymsg=ok, "
+      "cert-issuer=/CN=y, verifymsg=certificate has expired");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->verifymsg, "certificate has expired");
+  EXPECT_FALSE(
+      parse_sendmail_line("Nov 22 12:55:48 sender sendmail[1]: STARTTLS=client, cert-subject=/CN=x"));
+}
+
 TEST(SendmailLog, Delivery) {
   auto e = parse_sendmail_line(
       "Nov 22 06:47:51 sender sm-mta[3131]: 2AM6lo1a003131: to=<alice@example.com>,<bob@example.com>, "

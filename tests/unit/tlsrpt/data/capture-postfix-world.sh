@@ -7,12 +7,14 @@
 # For the length of the capture, postfix-out gets an inline TLS policy map (the previous
 # smtp_tls_policy_maps is restored after) so that the MTA-STS-like "secure" and "encrypt"
 # policies fail the way they fail in production:
-#   sts.test         secure match=mx1.sts.test:.mx.sts.test   (certificate matches: Verified)
-#   stsmismatch.test secure match=mx1.stsmismatch.test        (MX presents wrong.test: hostname mismatch)
-#   nostarttls.test  encrypt                                  (no STARTTLS offered)
+#   sts.test          secure match=mx1.sts.test:.mx.sts.test (certificate matches: Verified)
+#   stsmismatch.test  secure match=mx1.stsmismatch.test      (MX presents wrong.test: hostname mismatch)
+#   stsmxexpired.test secure match=mx1.stsmxexpired.test     (MX certificate chains, expired in 2020)
+#   nostarttls.test   encrypt                                (no STARTTLS offered)
 # Everything else follows postfix-out's own `dane` level with DNSSEC (dane.test, partial.test,
-# implicit.test, cname.test: Verified by TLSA; danefail.test: TLSA mismatch; bogustlsa.test:
-# TLSA lookup error; insecure.test, unusable.test, reports.test: opportunistic TLS, Trusted).
+# implicit.test, cname.test: Verified by TLSA; danefail.test: TLSA mismatch; danemxexpired.test:
+# TLSA 2 0 1 of the test CA, MX certificate expired; bogustlsa.test: TLSA lookup error;
+# insecure.test, unusable.test, reports.test: opportunistic TLS, Trusted).
 # Every line postfix-out logged during the capture is kept, in order, unchanged (deferred
 # messages are retried by Postfix during the capture; those retries are real lines too).
 # Afterwards the capture's deferred messages are removed from postfix-out's queue.
@@ -24,10 +26,11 @@ RUN=${TLSFENCE_WORLD_RUN:-/tmp/tlsfence-world}
 source "$RUN/world.env"
 OUT="$WORLD/postfix-out.sh"
 domains=(dane.test partial.test implicit.test cname.test danefail.test bogustlsa.test insecure.test
-         unusable.test reports.test sts.test stsmismatch.test nostarttls.test)
+         unusable.test reports.test sts.test stsmismatch.test nostarttls.test danemxexpired.test
+         stsmxexpired.test)
 after=$("$OUT" log-lines)
 previous=$(postconf -c "$WORLD_POSTFIX_OUT" -n -h smtp_tls_policy_maps 2>/dev/null || true)
-"$OUT" set "smtp_tls_policy_maps=inline:{{sts.test=secure match=mx1.sts.test:.mx.sts.test}, {stsmismatch.test=secure match=mx1.stsmismatch.test}, nostarttls.test=encrypt}" >&2
+"$OUT" set "smtp_tls_policy_maps=inline:{{sts.test=secure match=mx1.sts.test:.mx.sts.test}, {stsmismatch.test=secure match=mx1.stsmismatch.test}, {stsmxexpired.test=secure match=mx1.stsmxexpired.test}, nostarttls.test=encrypt}" >&2
 cleanup() {
   if [ -n "$previous" ]; then "$OUT" set "smtp_tls_policy_maps=$previous" >&2; else "$OUT" unset smtp_tls_policy_maps >&2; fi
   # the deferred ones would be retried later under the world's normal config: remove them
