@@ -74,7 +74,7 @@ class Reload(unittest.TestCase):
              "--milter.listen=unix:" + self.milter],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.wait_log(r"listening door=policy", 60)
-        self.wait_log(r"milter listening", 60)
+        self.wait_log(r"listening door=milter", 60)
 
     def tearDown(self):
         if self.proc.poll() is None:

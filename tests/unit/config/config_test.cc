@@ -129,7 +129,7 @@ TEST(Config, EverySchemaKeyAcceptsItsDefaultText) {
   }
   // 32 INTERFACE.md keys + 4 [cache] extras + local.override + forced-tls-sasl-user/-client-network
   // + tlsrpt.allow-private-addresses
-  EXPECT_EQ(schema().size(), 40u);
+  EXPECT_EQ(schema().size(), 41u);
 }
 
 TEST(Config, ShippedSampleConfigsLoad) {
