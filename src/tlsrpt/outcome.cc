@@ -24,10 +24,13 @@ std::vector<Outcome> outcomes_from_datagram(const parse::Datagram& d, std::int64
   for (const auto& p : d.policies) {
     Outcome o;
     o.day = day;
-    o.policy_domain = normalize_domain(p.domain.empty() ? d.domain : p.domain);
+    // "d" is the domain whose TLSRPT record the MTA found: the report goes there. The policy's
+    // own "policy-domain" need not be it: real Postfix 3.10 puts the TLSA base domain (the MX
+    // host, e.g. "mx1.dane.test" for dane.test) there (data/postfix310-datagrams.jsonl).
+    o.policy_domain = normalize_domain(d.domain);
     o.policy.type = p.type;
     o.policy.strings = p.strings;
-    o.policy.domain = o.policy_domain;
+    o.policy.domain = p.domain.empty() ? o.policy_domain : normalize_domain(p.domain);
     o.policy.mx_hosts = p.mx_hosts;
     if (p.failed) {
       // libtlsrpt: one delivery request = one session; its first failure detail says why.
