@@ -29,8 +29,13 @@ namespace {
 constexpr std::uint32_t kSteps = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN;
 constexpr std::uint32_t kAddHeaders = SMFIF_ADDHDRS;
 
-// A step whose packet is malformed: the connection cannot go on.
+// The connection cannot go on (no or a second negotiation, an unknown command).
 struct ProtocolError {
+  std::string what;
+};
+// A known command whose data does not have its layout: the framing is intact, the
+// connection goes on, the SMTP session is tempfailed.
+struct BadPacket {
   std::string what;
 };
 
@@ -51,18 +56,25 @@ struct NativeMilterDoor::Connection {
 
   std::shared_ptr<const Rules> rules;  // the rules of the current packet
   bool negotiated = false;
-  std::uint32_t no_reply = 0;  // SMFIP_NR_* steps the MTA does not wait for
-  bool deferred_failure = false;
+  std::uint32_t no_reply = 0;     // SMFIP_NR_* steps the MTA does not wait for
+  bool session_failed = false;    // until the next connect or QUIT_NC
+  bool deferred_failure = false;  // until the next MAIL or abort
   std::string client_address;
   std::string sasl_user;  // {auth_authen} of the current MAIL
   std::string queue_id;   // macro i
   MessageState message;
 
-  void new_session() {
+  // QUIT_NC: everything of the SMTP session goes. Connect (once per session, after the
+  // negotiation or a QUIT_NC): what the connect-stage macros, sent just before, said (or
+  // their failure) stays.
+  void new_session(bool keep_macros = false) {
+    if (!keep_macros) {
+      session_failed = false;
+      client_address.clear();
+      sasl_user.clear();
+      queue_id.clear();
+    }
     deferred_failure = false;
-    client_address.clear();
-    sasl_user.clear();
-    queue_id.clear();
     message.reset();
   }
 };
@@ -80,8 +92,7 @@ void NativeMilterDoor::set_reception(policy::ReceptionOptions options, policy::F
 }
 
 // One packet. Appends the reply (if the step has one) to `out`; returns false when the
-// connection is to end (QUIT). Throws ProtocolError for a malformed packet; any other
-// exception is an internal error of this step.
+// connection is to end (QUIT). Throws ProtocolError when the connection cannot go on.
 Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_view data, std::string& out) {
   if (!c.negotiated) {
     if (command != SMFIC_OPTNEG) throw ProtocolError{"the first packet is not an option negotiation"};
@@ -100,67 +111,78 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
     co_return true;
   }
 
-  // Steps that never reply.
+  std::uint32_t step = 0;  // this step's SMFIP_NR_* flag
   switch (command) {
-    case SMFIC_MACRO: {
-      const auto m = wire::decode_macros(data);
-      if (!m) throw ProtocolError{"malformed macro packet"};
-      if (m->stage == SMFIC_MAIL) c.sasl_user.clear();
-      for (const auto& [name, value] : m->values) {
-        if (name == "{auth_authen}") {
-          c.sasl_user = value;
-        } else if (name == "i") {
-          c.queue_id = value;
-        } else if (name == "{client_addr}") {
-          c.client_address = value;
-        }
-      }
-      co_return true;
-    }
+    case SMFIC_QUIT: co_return false;
+    case SMFIC_QUIT_NC: c.new_session(); co_return true;
     case SMFIC_ABORT:
       c.message.reset();
       c.deferred_failure = false;
       co_return true;
-    case SMFIC_QUIT: co_return false;
-    case SMFIC_QUIT_NC: c.new_session(); co_return true;
     case SMFIC_OPTNEG: throw ProtocolError{"a second option negotiation"};
-    default: break;
+    case SMFIC_CONNECT:
+      c.new_session(/*keep_macros=*/true);
+      step = SMFIP_NR_CONN;
+      break;
+    case SMFIC_MAIL: step = SMFIP_NR_MAIL; break;
+    case SMFIC_HEADER: step = SMFIP_NR_HDR; break;
+    case SMFIC_MACRO:
+    case SMFIC_HELO:
+    case SMFIC_RCPT:
+    case SMFIC_DATA:
+    case SMFIC_EOH:
+    case SMFIC_BODY:
+    case SMFIC_BODYEOB:
+    case SMFIC_UNKNOWN: break;
+    default:  // whether it expects a reply is unknown: the stream cannot go on
+      throw ProtocolError{std::string("unknown command ") + (std::isprint(static_cast<unsigned char>(command))
+                                                                 ? std::string(1, command)
+                                                                 : std::to_string(command))};
   }
-
-  std::uint32_t step = 0;  // this step's SMFIP_NR_* flag
-  if (command == SMFIC_CONNECT) step = SMFIP_NR_CONN;
-  if (command == SMFIC_MAIL) step = SMFIP_NR_MAIL;
-  if (command == SMFIC_HEADER) step = SMFIP_NR_HDR;
-  const bool replies = (c.no_reply & step) == 0;
-  // An earlier no-reply step of this message failed: every step that replies tempfails until
-  // the message ends, so nothing leaves half-decided.
-  if (replies && c.deferred_failure && command != SMFIC_CONNECT && command != SMFIC_MAIL) {
-    out += wire::encode_reply_code("451", "4.3.5", "tlsfence: internal error");
+  const bool replies = command != SMFIC_MACRO && (c.no_reply & step) == 0;
+  // A failure earlier in this SMTP session (connect, macros, a malformed packet) or in a
+  // no-reply step of this message: every step that replies tempfails (until the next
+  // session, or the end of the message), so nothing leaves half-decided.
+  if (replies && (c.session_failed || (c.deferred_failure && command != SMFIC_MAIL))) {
+    out += wire::encode_reply_code("451", "4.3.5", "tlsfence: an earlier milter step failed");
     co_return true;
   }
 
   std::string answer = reply(SMFIR_CONTINUE);
   try {
     switch (command) {
+      case SMFIC_MACRO: {
+        const auto m = wire::decode_macros(data);
+        if (!m) throw BadPacket{"malformed macro packet"};
+        if (m->stage == SMFIC_MAIL) c.sasl_user.clear();
+        for (const auto& [name, value] : m->values) {
+          if (name == "{auth_authen}") {
+            c.sasl_user = value;
+          } else if (name == "i") {
+            c.queue_id = value;
+          } else if (name == "{client_addr}") {
+            c.client_address = value;
+          }
+        }
+        break;
+      }
       case SMFIC_CONNECT: {
         const auto info = wire::decode_connect(data);
-        if (!info) throw ProtocolError{"malformed connect packet"};
-        c.deferred_failure = false;
-        c.message.reset();
+        if (!info) throw BadPacket{"malformed connect packet"};
         // (Otherwise the address stays what this stage's {client_addr} macro said, if any.)
         if (info->family == SMFIA_INET || info->family == SMFIA_INET6) c.client_address = info->address;
         break;
       }
       case SMFIC_MAIL: {
         const auto args = wire::decode_strings(data);
-        if (!args) throw ProtocolError{"malformed MAIL packet"};
+        if (!args) throw BadPacket{"malformed MAIL packet"};
         c.deferred_failure = false;
         c.message.on_mail(c.rules->forced, args->front(), c.sasl_user, c.client_address, counters_);
         break;
       }
       case SMFIC_RCPT: {
         const auto args = wire::decode_strings(data);
-        if (!args) throw ProtocolError{"malformed RCPT packet"};
+        if (!args) throw BadPacket{"malformed RCPT packet"};
         ++counters_.recipients;
         const std::string recipient(policy::strip_angle_brackets(args->front()));
         const std::string key = policy::recipient_lookup_key(recipient);
@@ -190,7 +212,7 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
         break;
       case SMFIC_HEADER: {
         const auto h = wire::decode_header(data);
-        if (!h) throw ProtocolError{"malformed header packet"};
+        if (!h) throw BadPacket{"malformed header packet"};
         c.message.on_header(h->name, h->value);
         break;
       }
@@ -201,21 +223,26 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
         }
         c.message.reset();
         break;
-      case SMFIC_HELO:
-      case SMFIC_EOH:
-      case SMFIC_BODY:
-      case SMFIC_UNKNOWN: break;
-      default:
-        throw ProtocolError{std::string("unknown command ") +
-                            (std::isprint(static_cast<unsigned char>(command)) ? std::string(1, command)
-                                                                               : std::to_string(command))};
+      default:  // HELO, EOH, body, unknown SMTP command: nothing to decide
+        break;
     }
+  } catch (const BadPacket& e) {
+    ++counters_.protocol_errors;
+    log::warning("milter packet malformed, the SMTP session is tempfailed",
+                 {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what}});
+    c.session_failed = true;
+    answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: malformed milter packet");
   } catch (const std::exception& e) {
     ++counters_.internal_errors;
     log::error("milter internal error",
                {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what()}});
     answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: internal error");
-    if (!replies) c.deferred_failure = true;
+    // What connect and macros carry is needed by the whole session's decisions.
+    if (command == SMFIC_CONNECT || command == SMFIC_MACRO) {
+      c.session_failed = true;
+    } else if (!replies) {
+      c.deferred_failure = true;
+    }
   }
   if (replies) out += answer;
   co_return true;

@@ -30,9 +30,14 @@
 //  - a step the MTA agreed not to wait for is never answered; a failure in it is answered
 //    `451 4.3.5` at the next step that replies, until the message ends (abort, next MAIL).
 //  - an exception while handling a packet is answered `451 4.3.5 tlsfence: internal error`
-//    (replying steps) and counted; a malformed packet (bad length, bad layout, unknown
-//    command, a second negotiation) closes the connection — the MTA then applies its own
-//    milter failure action (Postfix milter_default_action, Sendmail F=T: tempfail).
+//    (replying steps) and counted. A known command whose data lacks its layout (the framing
+//    is intact) is a protocol error that keeps the connection: it and every later step of
+//    the SMTP session that replies are answered `451 4.3.5` (a lost client address, SASL
+//    name or header must not silently drop a forced-TLS rule) until QUIT_NC or a new
+//    connect. What cannot be resynchronised — a bad length, no or a second negotiation, an
+//    unknown command (its reply rule is unknown) — closes the connection; the MTA then
+//    applies its own milter failure action (Postfix milter_default_action, Sendmail F=T:
+//    tempfail).
 //  - a connection idle for two hours is closed (libmilter's timeout, above Postfix's).
 //
 // Threads: serve() runs on the socket's executor (the daemon's one-thread io_context), as do

@@ -479,6 +479,8 @@ TEST_F(NativeDoor, SlowLookupAnsweredAfterTheWait) {
 // (e) protocol errors
 
 TEST_F(NativeDoor, ProtocolErrorsCloseTheConnection) {
+  // The stream cannot go on: bad framing, no (or a second) negotiation, a command whose reply
+  // rule is unknown.
   struct Case {
     const char* name;
     bool negotiate_first;
@@ -495,13 +497,7 @@ TEST_F(NativeDoor, ProtocolErrorsCloseTheConnection) {
       {"length above the limit", true, too_large},
       {"unknown command Z", true, wire::encode_packet('Z', "x")},
       {"reply byte sent as a command", true, wire::encode_packet(SMFIR_CONTINUE)},
-      {"malformed connect", true, wire::encode_packet(SMFIC_CONNECT, "client.example\0X"s)},
-      {"connect without data", true, wire::encode_packet(SMFIC_CONNECT)},
       {"second negotiation", true, optneg()},
-      {"malformed macro", true, wire::encode_packet(SMFIC_MACRO, "Mi\0"s)},
-      {"MAIL without NUL", true, wire::encode_packet(SMFIC_MAIL, "<a@b.example>")},
-      {"RCPT without data", true, wire::encode_packet(SMFIC_RCPT)},
-      {"header with one string", true, wire::encode_packet(SMFIC_HEADER, "Subject\0"s)},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -520,6 +516,89 @@ TEST_F(NativeDoor, ProtocolErrorsCloseTheConnection) {
     EXPECT_EQ(s.connections_open, 0u);
     EXPECT_EQ(s.internal_errors, 0u);
   }
+}
+
+TEST_F(NativeDoor, MalformedPacketsTempfailTheSessionAndKeepTheConnection) {
+  // A known command whose data lacks its layout: the framing is intact, so the connection
+  // goes on, but no step of this SMTP session may pass (a lost client address, SASL name or
+  // sender could drop a forced-TLS rule): the replying step answers 451 4.3.5, and so does
+  // every later one until QUIT_NC starts a new session, which is served normally.
+  struct Case {
+    const char* name;
+    std::string before;  // packets the door must not answer (Postfix-like no-reply steps)
+    std::string bad;     // the malformed packet
+    bool bad_replies;    // whether the malformed step itself answers
+  };
+  const Case cases[] = {
+      {"malformed connect (no reply)", "", wire::encode_packet(SMFIC_CONNECT, "client.example\0X"s), false},
+      {"connect without data (no reply)", "", wire::encode_packet(SMFIC_CONNECT), false},
+      {"malformed macro (never answered)", connect4("203.0.113.5"), wire::encode_packet(SMFIC_MACRO, "Mi\0"s),
+       false},
+      {"MAIL without NUL (no reply)", connect4("203.0.113.5"),
+       wire::encode_packet(SMFIC_MAIL, "<a@b.example>"), false},
+      {"RCPT without data", connect4("203.0.113.5") + mail("a@b.example"), wire::encode_packet(SMFIC_RCPT),
+       true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    make_door(forced_reception());
+    run([&]() -> Task<void> {
+      Mta mta = connect();
+      co_await negotiate(mta);
+      if (!c.before.empty()) co_await mta.send_unanswered(c.before, "steps before");
+      if (c.bad_replies) {
+        co_await mta.send(c.bad);
+        const Reply r = co_await mta.recv();
+        EXPECT_EQ(r.command, SMFIR_REPLYCODE);
+        EXPECT_EQ(r.data.rfind("451 4.3.5 ", 0), 0u) << r.data;
+      } else {
+        co_await mta.send_unanswered(c.bad, "the malformed no-reply step");
+        co_await mta.send_unanswered(mail("a@b.example"), "MAIL");
+      }
+      // The rest of the session tempfails: a well-formed RCPT to a harmless domain too.
+      co_await mta.send(rcpt("x@fine.example"));
+      const Reply later = co_await mta.recv();
+      EXPECT_EQ(later.command, SMFIR_REPLYCODE);
+      EXPECT_EQ(later.data.rfind("451 4.3.5 ", 0), 0u) << later.data;
+      co_await mta.send(kData);
+      const Reply data = co_await mta.recv();
+      EXPECT_EQ(data.command, SMFIR_REPLYCODE) << "DATA must not be accepted";
+      // A new SMTP session on the same connection is served normally.
+      co_await mta.send_unanswered(kQuitNc + connect4("203.0.113.5") + mail("a@b.example"), "new session");
+      co_await mta.send(rcpt("x@fine.example"));
+      co_await mta.expect(SMFIR_CONTINUE, "RCPT in the new session");
+      co_await mta.send(kQuit);
+      co_await mta.until_closed();
+      co_await until_no_connection_open();
+    });
+    const auto s = door_->stats();
+    EXPECT_EQ(s.protocol_errors, 1u);
+    EXPECT_EQ(s.connections_open, 0u);
+    EXPECT_EQ(s.internal_errors, 0u);
+  }
+}
+
+TEST_F(NativeDoor, MalformedHeaderTempfailsTheEndOfMessage) {
+  make_door(forced_reception());
+  run([&]() -> Task<void> {
+    Mta mta = connect();
+    co_await negotiate(mta);
+    co_await mta.send_unanswered(connect4("203.0.113.5") + mail("a@clinic.example"), "connect, MAIL");
+    co_await mta.send(rcpt("x@fine.example"));
+    co_await mta.expect(SMFIR_CONTINUE, "RCPT");
+    co_await mta.send(kData);
+    co_await mta.expect(SMFIR_CONTINUE, "DATA of a forced message");
+    co_await mta.send_unanswered(wire::encode_packet(SMFIC_HEADER, "TLS-Required\0"s),
+                                 "malformed header (NR_HDR)");
+    co_await mta.send(kEom);
+    const Reply r = co_await mta.recv();
+    EXPECT_EQ(r.command, SMFIR_REPLYCODE) << "no X-TLSfence decision may be made without the headers";
+    EXPECT_EQ(r.data.rfind("451 4.3.5 ", 0), 0u) << r.data;
+    co_await mta.send(kQuit);
+    co_await mta.until_closed();
+  });
+  EXPECT_EQ(door_->stats().protocol_errors, 1u);
+  EXPECT_EQ(door_->stats().forced, 0u);
 }
 
 // ---------------------------------------------------------------------------------------------
