@@ -405,8 +405,12 @@ std::optional<TlsrptResult> classify_postfix_reason(std::string_view t) {
       has("self-signed certificate") || has("self signed certificate") || has("unable to get local issuer") ||
       has("num=18:") || has("num=19:") || has("num=20:") || has("num=21:") || has("num=27:"))
     return TlsrptResult::certificate_not_trusted;
-  // DANE: OpenSSL's X509_V_ERR_DANE_NO_MATCH ("num=65:No matching DANE TLSA records").
-  if (has("o matching DANE TLSA") || has("num=65:")) return TlsrptResult::tlsa_invalid;
+  // DANE: OpenSSL's X509_V_ERR_DANE_NO_MATCH ("num=65:No matching DANE TLSA records"): the
+  // certificate matches none of the usable TLSA records. Postfix 3.10 itself reports this as
+  // certificate-not-trusted (TLSRPT line and libtlsrpt code 203, captured from a real run:
+  // tests/unit/tlsrpt/data/postfix310-*), so a 3.7 log says the same; tlsa-invalid stays for
+  // TLSA records that are unusable.
+  if (has("o matching DANE TLSA") || has("num=65:")) return TlsrptResult::certificate_not_trusted;
   if (has("certificate not yet valid") || has("not designated for use as") ||
       has("certificate chain longer") || has("num="))
     return TlsrptResult::validation_failure;

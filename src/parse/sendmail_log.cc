@@ -48,8 +48,8 @@ void classify_verify(SendmailEvent& ev) {
   if (v == "FAIL") {
     ev.result = TlsrptResult::certificate_not_trusted;
     ev.failure_needs_policy = true;
-  } else if (v == "DANE_FAIL") {
-    ev.result = TlsrptResult::validation_failure;
+  } else if (v == "DANE_FAIL") {  // no TLSA record matched: as Postfix 3.10 reports it
+    ev.result = TlsrptResult::certificate_not_trusted;
   } else if (v == "DANE_NOTLS" || v == "NONE") {
     ev.result = TlsrptResult::starttls_not_supported;
   } else if (v == "DANE_TEMP") {

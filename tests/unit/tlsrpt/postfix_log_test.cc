@@ -139,7 +139,7 @@ TEST(PostfixLog, CertificateFailures) {
       {"server certificate verification failed for mx1.example.com[192.0.2.1]:25: num=65:No matching DANE "
        "TLSA "
        "records",
-       R::tlsa_invalid},
+       R::certificate_not_trusted},
       {"server certificate verification failed for mx1.example.com[192.0.2.1]:25: certificate not yet valid",
        R::validation_failure},
       {"CA certificate verification failed for mx1.example.com[192.0.2.1]:25: certificate has expired",
@@ -248,7 +248,7 @@ TEST(PostfixLog, Notes) {
       "Nov 22 06:47:51 sender postfix/smtp[4243]: 3F2A81C0D4: no matching DANE TLSA records for "
       "mx.dane.example");
   ASSERT_TRUE(d && d->result);
-  EXPECT_EQ(*d->result, R::tlsa_invalid);
+  EXPECT_EQ(*d->result, R::certificate_not_trusted);
   // A note that is not about TLS is not an event.
   EXPECT_FALSE(
       parse_postfix_line("Nov 22 06:47:51 sender postfix/smtp[4243]: 3F2A81C0D4: lost connection with "

@@ -18,7 +18,7 @@ TEST(SendmailLog, StarttlsClientVerifyValues) {
       {"TRUSTED", std::nullopt, false},
       {"NO", std::nullopt, false},
       {"FAIL", TlsrptResult::certificate_not_trusted, true},
-      {"DANE_FAIL", TlsrptResult::validation_failure, false},
+      {"DANE_FAIL", TlsrptResult::certificate_not_trusted, false},
       {"DANE_NOTLS", TlsrptResult::starttls_not_supported, false},
       {"NONE", TlsrptResult::starttls_not_supported, false},
       {"DANE_TEMP", TlsrptResult::tlsa_invalid, false},

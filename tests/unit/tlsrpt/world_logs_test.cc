@@ -82,7 +82,7 @@ const std::vector<Row>& table() {
       // DANE failure: TLSA of a wrong key
       {"server certificate verification failed for mx1.danefail.test[127.0.0.12]:25: num=65:no matching DANE "
        "TLSA records",
-       K::tls_failure, "mx1.danefail.test", "127.0.0.12", R::tlsa_invalid},
+       K::tls_failure, "mx1.danefail.test", "127.0.0.12", R::certificate_not_trusted},
       {"Untrusted TLS connection established to mx1.danefail.test[", K::tls_connection, "mx1.danefail.test",
        "127.0.0.12", std::nullopt, TlsTrust::untrusted},
       {"to=<user@danefail.test>",
@@ -249,7 +249,7 @@ TEST(PostfixWorldCapture, CorrelatedOutcomes) {
       {{"partial.test", "mx1.partial.test", "success"}, 1},
       {{"implicit.test", "implicit.test", "success"}, 1},
       {{"cname.test", "mx.cname.test", "success"}, 1},
-      {{"danefail.test", "mx1.danefail.test", "tlsa-invalid"}, 1},
+      {{"danefail.test", "mx1.danefail.test", "certificate-not-trusted"}, 1},
       {{"danemxexpired.test", "mx1.danemxexpired.test", "certificate-expired"}, 1},
       {{"bogustlsa.test", "mx1.bogustlsa.test", "dnssec-invalid"}, 1},
       {{"insecure.test", "mx1.insecure.test", "success"}, 1},
