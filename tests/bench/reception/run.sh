@@ -13,6 +13,9 @@
 #   c  milter                   smtpd_milters = unix:…/milter.sock + milter_header_checks
 #   d  both
 #   e  milter, libmilter engine as c, served by a second tlsfenced with [milter] engine = libmilter
+#   f  null milter (the floor)  as c, served by null_milter.cc: same steps negotiated, every RCPT
+#                               "continue", every message accepted at DATA, no lookup, no rule —
+#                               what Postfix spends on having any milter; c − f is the door's own
 # One tlsfenced (built from this tree, default native milter engine) serves b, c and d, the
 # second one e; pre-rounds (variants d and e) warm their caches (and Postfix's, unbound's)
 # first, so the rounds measure the doors, not DNS.
@@ -96,6 +99,7 @@ CG=/sys/fs/cgroup/cpuacct/tlsfence-bench-reception.$$
 TAG="reception-bench-$$-$(date +%s)"
 TF_PID=""
 TF2_PID=""
+NULL_PID=""
 
 cleanup() {
   set +e
@@ -103,7 +107,7 @@ cleanup() {
     postsuper -c "$E" -d ALL >/dev/null 2>&1
     postfix -c "$E" stop >/dev/null 2>&1
   fi
-  for p in $TF_PID $TF2_PID; do
+  for p in $TF_PID $TF2_PID $NULL_PID; do
     kill "$p" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null
@@ -174,7 +178,12 @@ TF_PID=$STARTED_PID
 start_tlsfenced tlsfenced-libmilter "$WORK/milter-libmilter.sock" "--socketmap.listen=" "--policy.listen=" \
   "--milter.listen=unix:$WORK/milter-libmilter.sock" "--milter.engine=libmilter"
 TF2_PID=$STARTED_PID
-for s in policy milter milter-libmilter; do chgrp postfix "$WORK/$s.sock"; chmod g+rw "$WORK/$s.sock"; done
+"$BIN/bench_reception_null_milter" "$WORK/milter-null.sock" </dev/null >"$WORK/null-milter.log" 2>&1 &
+NULL_PID=$!
+disown
+for _ in $(seq 100); do [ -S "$WORK/milter-null.sock" ] && break; sleep 0.1; done
+[ -S "$WORK/milter-null.sock" ] || die "the null milter did not come up (see $WORK/null-milter.log)"
+for s in policy milter milter-libmilter milter-null; do chgrp postfix "$WORK/$s.sock"; chmod g+rw "$WORK/$s.sock"; done
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TCK=$(getconf CLK_TCK)
@@ -207,7 +216,7 @@ run_mail() {
   for _ in $(seq 150); do tcp_open "$SENDER" "$PORT" && break; sleep 0.1; done
   tcp_open "$SENDER" "$PORT" || die "postfix-bench does not listen on $SENDER:$PORT"
 
-  variant() { # variant a|b|c|d|e — configure postfix-bench, reload
+  variant() { # variant a|b|c|d|e|f — configure postfix-bench, reload
     local rr="permit_mynetworks, reject" milters="" checks=""
     case $1 in
       b | d) rr="check_policy_service unix:$WORK/policy.sock, $rr" ;;
@@ -215,6 +224,7 @@ run_mail() {
     case $1 in
       c | d) milters="unix:$WORK/milter.sock"; checks="regexp:$WORK/milter_header_checks" ;;
       e) milters="unix:$WORK/milter-libmilter.sock"; checks="regexp:$WORK/milter_header_checks" ;;
+      f) milters="unix:$WORK/milter-null.sock"; checks="regexp:$WORK/milter_header_checks" ;;
     esac
     postconf -c "$E" -e "smtpd_recipient_restrictions=$rr" "smtpd_milters=$milters" \
       "milter_header_checks=$checks" "milter_default_action=tempfail"
@@ -228,6 +238,7 @@ run_mail() {
   one_run() { # one_run VARIANT ROUND — prints the injector's line + cpu figures
     local v=$1 r=$2 line pf0 pf1 tf0 tf1 tf=$TF_PID
     [ "$v" = e ] && tf=$TF2_PID
+    [ "$v" = f ] && tf=$NULL_PID
     variant "$v"
     for _ in $(seq 300); do queue_empty && break; sleep 0.2; done
     pf0=$(cat "$CG/cpuacct.usage")
@@ -250,10 +261,10 @@ run_mail() {
   one_run d 0 >&2
   one_run e 0 >&2
   : >"$WORK/mail-raw.txt"
-  local order=(a b c d e)
+  local order=(a b c d e f)
   for ((r = 1; r <= ROUNDS; r++)); do
-    for ((k = 0; k < 5; k++)); do
-      one_run "${order[(k + r - 1) % 5]}" "$r" >&2
+    for ((k = 0; k < 6; k++)); do
+      one_run "${order[(k + r - 1) % 6]}" "$r" >&2
     done
   done
 }
@@ -282,13 +293,13 @@ report_mail() {
     END {
       name["a"] = "a  no doors"; name["b"] = "b  policy (check_policy_service)"
       name["c"] = "c  milter (smtpd_milters)"; name["d"] = "d  policy + milter"
-      name["e"] = "e  milter, libmilter engine"
+      name["e"] = "e  milter, libmilter engine"; name["f"] = "f  null milter (floor)"
       printf "%-34s | %9s %9s %9s | %9s | %11s %11s %11s | %9s %9s %9s | %s\n", "variant", "accept", "p50", "p99", "delivered", "postfix cpu", "tlsfenced", "total cpu", "accept", "delivered", "cpu", "not"
       printf "%-34s | %9s %9s %9s | %9s | %11s %11s %11s | %9s %9s %9s | %s\n", "", "msg/s", "ms", "ms", "msg/s", "us/msg", "us/msg", "us/msg", "overhead", "overhead", "overhead", "delivered"
       printf "-----------------------------------+-------------------------------+-----------+-------------------------------------+-------------------------------+----------\n"
       n = 0; for (r in rounds) n++
-      split("a b c d e", vs, " ")
-      for (k = 1; k <= 5; k++) {
+      split("a b c d e f", vs, " ")
+      for (k = 1; k <= 6; k++) {
         v = vs[k]; m = 0
         for (r in rounds) {
           m++
@@ -302,10 +313,20 @@ report_mail() {
         else ov = sprintf("%8.1f%% %8.1f%% %8.1f%%", med(o1, m), med(o2, m), med(o3, m))
         printf "%-34s | %9.0f %9.1f %9.1f | %9.0f | %11.0f %11.0f %11.0f | %s | %d\n", name[v], med(a1, m), med(a3, m), med(a4, m), med(a2, m), med(a5, m), med(a6, m), med(a7, m), ov, bad[v]
       }
+      if (("f", 1) in inj) {   # the doors above the floor: c, e vs f of the same round
+        split("c e", ms, " ")
+        for (q = 1; q <= 2; q++) {
+          v = ms[q]; m = 0
+          for (r in rounds) { m++; f1[m] = 100 * (1 - inj[v, r] / inj["f", r]); f3[m] = 100 * ((pf[v, r] + tf[v, r]) / (pf["f", r] + tf["f", r]) - 1); fa[m] = 100 * (1 - inj["f", r] / inj["a", r]); fc[m] = 100 * ((pf["f", r] + tf["f", r]) / (pf["a", r] + tf["a", r]) - 1) }
+          printf "%s vs f (the door above a null milter): accept %+.1f %%, total cpu %+.1f %% (median of rounds)\n", v, med(f1, m), med(f3, m)
+        }
+        printf "f vs a (any milter at all, Postfix side): accept %+.1f %%, total cpu %+.1f %%\n", med(fa, m), med(fc, m)
+      }
       if (ninj > 0) { c1 = med(injcpu, ninj); c2 = med(injshare, ninj)
         printf "injector (smtp_inject, C++, one epoll thread): %.0f us CPU per message, %.1f %% of one CPU (median of all runs)\n", c1, c2 }
     }' "$WORK/mail-raw.txt"
   echo "overhead: per round vs variant a of the same round, median; positive = slower / more CPU. Target <= 5 %."
+  echo "tlsfenced column: the CPU of the process serving the variant (e: the second tlsfenced, f: the null milter)"
   echo "tlsfenced: RSS ${rss} KiB, peak ${hwm} KiB (after the mail rounds)"
   # The doors really worked: every forced-TLS message filtered by the policy door in b and d,
   # marked by the milter (and filtered by milter_header_checks) in c and d unless it carries
