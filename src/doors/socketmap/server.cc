@@ -6,6 +6,7 @@
 
 #include "parse/netstring.h"
 #include "tlsfence/asio.h"
+#include "util/idle_timer.h"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/write.hpp>
@@ -61,22 +62,6 @@ DoorStats SocketmapDoor::stats() const {
   s.perm_replies = perm_.load();
   s.internal_errors = internal_errors_.load();
   return s;
-}
-
-// The idle watchdog: one timer per connection, re-armed only when it fires (reads and writes just
-// move `deadline`), so the hot path never touches the timer queue.
-void SocketmapDoor::arm_idle_timer(const std::shared_ptr<Connection>& c) {
-  c->timer.expires_at(c->deadline);
-  c->timer.async_wait([c](const boost::system::error_code&) {
-    if (c->finished) return;
-    if (SteadyClock::now() >= c->deadline) {
-      c->timed_out = true;
-      boost::system::error_code ignored;
-      c->socket.close(ignored);
-      return;
-    }
-    arm_idle_timer(c);
-  });
 }
 
 bool SocketmapDoor::answer_now(std::string_view request, std::string& out, std::string_view& key) {

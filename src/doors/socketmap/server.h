@@ -98,7 +98,6 @@ class SocketmapDoor {
   bool answer_now(std::string_view request, std::string& answer, std::string_view& key);
   Task<void> lookup_answer(std::string_view key, std::string& answer);
   void log(LogLevel level, std::string_view text) const;
-  static void arm_idle_timer(const std::shared_ptr<Connection>& c);
 
   PolicyLookup& lookup_;
   AnswerOptions options_;
