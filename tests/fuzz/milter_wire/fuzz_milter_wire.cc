@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../chunks.h"
 #include "parse/milter_wire.h"
 #include "tlsfence/limits.h"
 
@@ -106,15 +107,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The same bytes in chunks whose sizes come from the input itself.
   Outcome chunked;
   Reader b;
-  std::size_t pos = 0;
-  std::size_t step = size ? (data[0] % 7) + 1 : 1;
-  while (pos < size && chunked.error == wire::WireError::none) {
-    const std::size_t n = std::min(step, size - pos);
-    b.feed(input.substr(pos, n));
+  tlsfence::fuzz::feed_in_chunks(data, size, [&](std::string_view chunk) {
+    b.feed(chunk);
     drain(b, chunked);
-    pos += n;
-    step = (step * 3) % 13 + 1;
-  }
+    return chunked.error == wire::WireError::none;
+  });
   if (whole.error != chunked.error) std::abort();
   if (whole.packets != chunked.packets) std::abort();
   if (whole.error == wire::WireError::none && a.mid_packet() != b.mid_packet()) std::abort();

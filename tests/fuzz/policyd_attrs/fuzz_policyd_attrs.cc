@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../chunks.h"
 #include "parse/policyd_attrs.h"
 #include "tlsfence/limits.h"
 
@@ -48,15 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The same bytes in chunks whose sizes come from the input itself.
   Outcome chunked;
   PolicydParser b;
-  std::size_t pos = 0;
-  std::size_t step = size ? (data[0] % 7) + 1 : 1;
-  while (pos < size && chunked.error == tlsfence::parse::PolicydError::none) {
-    const std::size_t n = std::min(step, size - pos);
-    b.feed(input.substr(pos, n));
+  tlsfence::fuzz::feed_in_chunks(data, size, [&](std::string_view chunk) {
+    b.feed(chunk);
     drain(b, chunked);
-    pos += n;
-    step = (step * 3) % 13 + 1;
-  }
+    return chunked.error == tlsfence::parse::PolicydError::none;
+  });
   if (whole.error != chunked.error) std::abort();
   if (whole.requests.size() != chunked.requests.size()) std::abort();
   for (std::size_t i = 0; i < whole.requests.size(); ++i) {
