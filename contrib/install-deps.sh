@@ -52,7 +52,10 @@ if [ ! -e "$prc" ]; then
   $SUDO chmod 755 "$prc"
   created_prc=1
 fi
-cleanup() { [ -n "$created_prc" ] && $SUDO rm -f "$prc"; }
+# (an if, not `[ … ] && …`: a false test would be the trap's status and so the script's.)
+cleanup() {
+  if [ -n "$created_prc" ]; then $SUDO rm -f "$prc"; fi
+}
 trap cleanup EXIT
 
 echo "install-deps: installing ${missing[*]}"
