@@ -17,6 +17,7 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libidn2-dev zlib1g-dev
   clang libclang-rt-14-dev clang-format clang-tidy
+  scdoc
 )
 TEST_PKGS=(
   knot knot-dnsutils ldnsutils unbound unbound-anchor unbound-host dns-root-data
@@ -45,7 +46,7 @@ echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-
 echo "postfix postfix/mailname string tlsfence.test" | $SUDO debconf-set-selections
 # Package scripts must not start system services (unbound, nginx, knot would take the
 # ports the test world needs): a policy-rc.d that forbids starting, only while we install.
-prc=/usr/sbin/policy-rc.d
+prc=${TLSFENCE_POLICY_RC_D:-/usr/sbin/policy-rc.d}   # overridable for tests/unit/contrib
 created_prc=
 if [ ! -e "$prc" ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$prc" >/dev/null

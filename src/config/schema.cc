@@ -390,3 +390,21 @@ std::string printable(std::string_view text, std::size_t max) {
 }
 
 }  // namespace tlsfence::config
+// The keys a running tlsfenced applies at a reload (the "policy" service's reload hook in
+// app/tlsfenced.cc and log::init in util/daemon.cc); every other key needs a restart.
+bool applied_at_reload(std::string_view name) {
+  static constexpr std::array<std::string_view, 5> keys = {
+      "daemon.log", "daemon.log-level", "socketmap.tlsrpt-attributes", "socketmap.enforce-testing",
+      "local.override"};
+  if (name.starts_with("reception.")) return true;
+  return std::find(keys.begin(), keys.end(), name) != keys.end();
+}
+
+std::vector<KeyInfo> build_schema_with_reload() {
+  std::vector<KeyInfo> keys = build_schema();
+  for (KeyInfo& k : keys) {
+    if (applied_at_reload(k.name)) k.reload = Reload::at_once;
+  }
+  return keys;
+}
+

@@ -10,6 +10,13 @@
 
 namespace tlsfence::config {
 
+// When a changed value takes effect in a running tlsfenced (tlsfence-rptd applies only the
+// [daemon] log keys at a reload; tlsfence reads the file at every run).
+enum class Reload {
+  restart,   // at the next start
+  at_once,   // at a reload (SIGHUP, systemctl reload tlsfenced)
+};
+
 struct KeyInfo {
   std::string_view name;          // "section.key", e.g. "dns.timeout"
   std::string_view default_text;  // as written in the sample config
@@ -20,6 +27,7 @@ struct KeyInfo {
   std::function<std::string(Config&, std::string_view value)> set;
   // Repeatable keys: empties the list (the first value of a winning layer replaces defaults).
   std::function<void(Config&)> clear;
+  Reload reload = Reload::restart;  // set in schema() from the table of reloadable keys
 };
 
 std::span<const KeyInfo> schema();
