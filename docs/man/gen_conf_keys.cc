@@ -29,16 +29,19 @@ constexpr std::array<SectionDoc, 12> kSectionDocs = {{
     {"socketmap", "The socketmap door of tlsfenced (Postfix smtp_tls_policy_maps, Sendmail FEATURE(sts))."},
     {"policy", "The Postfix policy-delegation door of tlsfenced (check_policy_service)."},
     {"milter", "The milter door of tlsfenced (Postfix smtpd_milters, Sendmail INPUT_MAIL_FILTER)."},
-    {"reception", "What the policy and milter doors decide at RCPT time: prefetch wait, forced TLS, "
-                  "refusal of DNSSEC-bogus recipient domains."},
+    {"reception",
+     "What the policy and milter doors decide at RCPT time: prefetch wait, forced TLS, "
+     "refusal of DNSSEC-bogus recipient domains."},
     {"local", "Local overrides, answered before DANE and MTA-STS (tlsfenced, tlsfence query/explain/check)."},
-    {"cache", "The policy cache: memory in tlsfenced, SQLite on disk shared with tlsfence and "
-              "tlsfence-rptd."},
+    {"cache",
+     "The policy cache: memory in tlsfenced, SQLite on disk shared with tlsfence and "
+     "tlsfence-rptd."},
     {"dns", "In-process DNSSEC validation with libunbound (tlsfenced, tlsfence, tlsfence-rptd)."},
     {"mta-sts", "MTA-STS policy fetches over HTTPS (tlsfenced, tlsfence)."},
     {"tlsrpt", "The TLS-RPT sidecar tlsfence-rptd and tlsfence report: sources, store, reports, delivery."},
     {"fleet", "Several MTAs sharing one PostgreSQL (all three programs); empty: this host alone."},
-    {"metrics", "Prometheus metrics and health over HTTP (tlsfenced and tlsfence-rptd, each its own address)."},
+    {"metrics",
+     "Prometheus metrics and health over HTTP (tlsfenced and tlsfence-rptd, each its own address)."},
 }};
 
 // scdoc's inline markup characters, escaped so help text prints as written.
