@@ -5,10 +5,13 @@
 # real DNS from the root trust anchor). Ctrl-C stops it cleanly.
 #
 #   contrib/run.sh                       build and run
+#   contrib/run.sh --demo [--keep]       offline demo on the hermetic test world (contrib/demo.sh)
 #   contrib/run.sh --daemon.log-level=info   extra arguments go to tlsfenced
 #   TLSFENCE_SKIP_DEPS=1 contrib/run.sh  do not run contrib/install-deps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --demo: the offline demo against the hermetic test world (contrib/demo.sh)
+if [ "${1:-}" = "--demo" ]; then shift; exec contrib/demo.sh "$@"; fi
 
 [ -n "${TLSFENCE_SKIP_DEPS:-}" ] || contrib/install-deps.sh
 
