@@ -15,7 +15,7 @@ BUILD_PKGS=(
   libssl-dev libunbound-dev libsqlite3-dev libmilter-dev libsystemd-dev
   libboost-dev libboost-program-options-dev
   libgtest-dev libgmock-dev
-  nlohmann-json3-dev libidn2-dev zlib1g-dev
+  nlohmann-json3-dev libidn2-dev zlib1g-dev libpq-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   scdoc
 )
@@ -24,6 +24,7 @@ TEST_PKGS=(
   nginx-light openssl curl ca-certificates
   postfix swaks miltertest sqlite3
   python3 iproute2 util-linux procps psmisc systemd libwrap0 m4
+  postgresql-15 postgresql-client-15
 )
 BENCH_PKGS=(postfix-mta-sts-resolver valgrind)
 
@@ -63,7 +64,7 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Services some packages enable for boot must not hold the test world's ports.
-for s in unbound nginx knot postfix; do
+for s in unbound nginx knot postfix postgresql; do
   $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
 done
 echo "install-deps: done"

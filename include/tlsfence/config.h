@@ -92,6 +92,12 @@ struct Config {
     std::string sendmail_command = "/usr/sbin/sendmail -i -t";
     bool allow_private_addresses = false;  // SSRF guard of https: rua (beyond INTERFACE.md)
   } tlsrpt;
+
+  // [fleet] — several hosts sharing one PostgreSQL (src/fleet). Empty postgresql: this host alone.
+  struct Fleet {
+    std::string postgresql;  // libpq connection string (checked by PQconninfoParse)
+    std::string host;        // this host's name in the shared tables; empty: gethostname()
+  } fleet;
 };
 
 }  // namespace tlsfence

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "fleet/conninfo.h"
 #include "util/listen_spec.h"
 
 namespace tlsfence::config {
@@ -213,8 +214,32 @@ std::string check_override(std::string_view v) {
   return {};
 }
 
-constexpr std::array<std::string_view, 10> kSections = {
-    "daemon", "socketmap", "policy", "milter", "reception", "local", "cache", "dns", "mta-sts", "tlsrpt"};
+// [fleet] postgresql: what libpq's own parser accepts (its reason never repeats the text: it may
+// hold a password).
+std::string check_conninfo(Config& c, std::string_view v) {
+  if (has_control(v)) return "the connection string contains a control character";
+  if (!v.empty()) {
+    std::string why = fleet::conninfo_error(v);
+    if (!why.empty()) return "not a libpq connection string: " + why;
+  }
+  c.fleet.postgresql = std::string(v);
+  return {};
+}
+
+// [fleet] host: a host name as it goes into the shared tables (printable, no spaces).
+std::string check_fleet_host(Config& c, std::string_view v) {
+  bool ok = v.size() <= 253 && std::all_of(v.begin(), v.end(), [](char ch) {
+              auto u = static_cast<unsigned char>(ch);
+              return u > ' ' && u < 0x7f;
+            });
+  if (!ok) return quoted(v) + " is not a host name (printable, no spaces, at most 253 bytes)";
+  c.fleet.host = std::string(v);
+  return {};
+}
+
+constexpr std::array<std::string_view, 11> kSections = {"daemon",    "socketmap", "policy", "milter",
+                                                        "reception", "local",     "cache",  "dns",
+                                                        "mta-sts",   "tlsrpt",    "fleet"};
 
 std::vector<KeyInfo> build_schema() {
   using LT = LogTarget;
@@ -345,13 +370,38 @@ std::vector<KeyInfo> build_schema() {
       text_key([](Config& c) -> std::string& { return c.tlsrpt.sendmail_command; }));
   add("tlsrpt.allow-private-addresses", "no", "allow loopback/private/link-local https: rua hosts: yes | no",
       bool_key([](Config& c) -> bool& { return c.tlsrpt.allow_private_addresses; }));
+  // [fleet]
+  add("fleet.postgresql", "",
+      "libpq connection string (key=value pairs or a postgresql:// URI) of the fleet's shared "
+      "PostgreSQL; empty: this host alone (memory + SQLite)",
+      check_conninfo);
+  add("fleet.host", "", "this host's name in the fleet's shared tables; empty: the system host name",
+      check_fleet_host);
   return k;
+}
+
+// The keys a running tlsfenced applies at a reload (the "policy" service's reload hook in
+// app/tlsfenced.cc and log::init in util/daemon.cc); every other key needs a restart.
+bool applied_at_reload(std::string_view name) {
+  static constexpr std::array<std::string_view, 5> keys = {"daemon.log", "daemon.log-level",
+                                                           "socketmap.tlsrpt-attributes",
+                                                           "socketmap.enforce-testing", "local.override"};
+  if (name.starts_with("reception.")) return true;
+  return std::find(keys.begin(), keys.end(), name) != keys.end();
+}
+
+std::vector<KeyInfo> build_schema_with_reload() {
+  std::vector<KeyInfo> keys = build_schema();
+  for (KeyInfo& k : keys) {
+    if (applied_at_reload(k.name)) k.reload = Reload::at_once;
+  }
+  return keys;
 }
 
 }  // namespace
 
 std::span<const KeyInfo> schema() {
-  static const std::vector<KeyInfo> keys = build_schema();
+  static const std::vector<KeyInfo> keys = build_schema_with_reload();
   return keys;
 }
 
@@ -390,21 +440,3 @@ std::string printable(std::string_view text, std::size_t max) {
 }
 
 }  // namespace tlsfence::config
-// The keys a running tlsfenced applies at a reload (the "policy" service's reload hook in
-// app/tlsfenced.cc and log::init in util/daemon.cc); every other key needs a restart.
-bool applied_at_reload(std::string_view name) {
-  static constexpr std::array<std::string_view, 5> keys = {
-      "daemon.log", "daemon.log-level", "socketmap.tlsrpt-attributes", "socketmap.enforce-testing",
-      "local.override"};
-  if (name.starts_with("reception.")) return true;
-  return std::find(keys.begin(), keys.end(), name) != keys.end();
-}
-
-std::vector<KeyInfo> build_schema_with_reload() {
-  std::vector<KeyInfo> keys = build_schema();
-  for (KeyInfo& k : keys) {
-    if (applied_at_reload(k.name)) k.reload = Reload::at_once;
-  }
-  return keys;
-}
-

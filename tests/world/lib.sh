@@ -17,6 +17,7 @@ WEB_ODD=127.0.0.21                   # python stand-in: endless chunked body, tl
 WEB_HANG=127.0.0.22                  # accepts TCP on 443 and never answers
 SENDER=127.0.0.1 SENDER_PORT=2525    # postfix-out
 SENDMAIL_PORT=2526                   # tests/world/sendmail.sh run
+PG_ADDR=127.0.0.30 PG_PORT=15432      # tests/world/pg.sh: private PostgreSQL 15 (fleet tests)
 
 # Every mail domain postfix-in accepts (one Maildir each under $RUN/mail/<domain>/).
 WORLD_DOMAINS=(

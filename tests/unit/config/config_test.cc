@@ -128,8 +128,8 @@ TEST(Config, EverySchemaKeyAcceptsItsDefaultText) {
     EXPECT_EQ(k.set(c, k.default_text), "") << k.name;
   }
   // 32 INTERFACE.md keys + 4 [cache] extras + local.override + forced-tls-sasl-user/-client-network
-  // + tlsrpt.allow-private-addresses
-  EXPECT_EQ(schema().size(), 41u);
+  // + tlsrpt.allow-private-addresses + fleet.postgresql/host
+  EXPECT_EQ(schema().size(), 43u);
 }
 
 TEST(Config, ShippedSampleConfigsLoad) {
@@ -168,6 +168,27 @@ TEST(Config, ValuesOfEveryType) {
   EXPECT_EQ(c.dns.timeout_seconds, 300u);
   EXPECT_EQ(c.mta_sts.https_port, 65535);
   EXPECT_EQ(c.tlsrpt.organization_name, "Example Org # not a comment");
+}
+
+TEST(Config, FleetKeys) {
+  Config d = from("");
+  EXPECT_EQ(d.fleet.postgresql, "");  // this host alone
+  EXPECT_EQ(d.fleet.host, "");
+  Config c = from(
+      "[fleet]\npostgresql = host=db.example dbname=tlsfence user=tlsfence password=s3cret\nhost = mx2\n");
+  EXPECT_EQ(c.fleet.postgresql, "host=db.example dbname=tlsfence user=tlsfence password=s3cret");
+  EXPECT_EQ(c.fleet.host, "mx2");
+  Config u =
+      from("[fleet]\npostgresql = postgresql://tlsfence:s3cret@db.example:5433/tlsfence?sslmode=require\n");
+  EXPECT_EQ(u.fleet.postgresql, "postgresql://tlsfence:s3cret@db.example:5433/tlsfence?sslmode=require");
+  // libpq's parser decides; the message names the key and never repeats a secret.
+  const std::string bad = error_of("[fleet]\npostgresql = host=db password='s3cret\n");
+  EXPECT_NE(bad.find("t.conf:2: fleet.postgresql: not a libpq connection string"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("s3cret"), std::string::npos) << bad;
+  const std::string unknown = error_of("[fleet]\npostgresql = host=db s3cretword=x\n");
+  EXPECT_NE(unknown.find("fleet.postgresql: not a libpq connection string"), std::string::npos) << unknown;
+  EXPECT_EQ(unknown.find("s3cret"), std::string::npos) << unknown;
+  EXPECT_NE(error_of("[fleet]\nhost = two words\n").find("t.conf:2: fleet.host: "), std::string::npos);
 }
 
 TEST(Config, EmptyListenTurnsADoorOff) {
