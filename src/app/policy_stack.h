@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "async/asio.h"
 #include "policy/cache.h"
 #include "policy/service.h"
+#include "policy/sts_fetcher.h"
 #include "store/cache_db.h"
-#include "tlsfence/asio.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
-#include "tlsfence/sts_fetcher.h"
 
 namespace tlsfence::dns {
 class UnboundResolver;

@@ -11,7 +11,7 @@
 //     The job blocks the io thread while it runs (followers resume afterwards).
 // Every outcome is committed to tlsrpt.db (with the log position, for followers) before the next
 // line or datagram is looked at.
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -26,6 +26,7 @@
 #include <variant>
 
 #include "app/policy_stack.h"
+#include "async/asio.h"
 #include "config/load.h"
 #include "doors/milter/door.h"
 #include "doors/milter/native.h"
@@ -35,7 +36,6 @@
 #include "policy/overrides.h"
 #include "policy/reception.h"
 #include "store/control.h"
-#include "tlsfence/asio.h"
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/privileges.h"

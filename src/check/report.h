@@ -10,9 +10,9 @@
 
 #include "check/starttls_probe.h"
 #include "parse/tlsrpt_record.h"
-#include "tlsfence/dns_source.h"
+#include "policy/dns_source.h"
+#include "policy/sts_fetcher.h"
 #include "tlsfence/policy.h"
-#include "tlsfence/sts_fetcher.h"
 
 namespace tlsfence::check {
 

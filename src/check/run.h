@@ -12,12 +12,12 @@
 #include <string>
 #include <utility>
 
+#include "async/asio.h"
 #include "check/report.h"
 #include "check/starttls_probe.h"
-#include "tlsfence/asio.h"
-#include "tlsfence/dns_source.h"
-#include "tlsfence/policy_lookup.h"
-#include "tlsfence/sts_fetcher.h"
+#include "policy/dns_source.h"
+#include "policy/lookup.h"
+#include "policy/sts_fetcher.h"
 
 namespace tlsfence::check {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 #include "tlsfence/policy.h"
 
 namespace tlsfence::check {

@@ -14,7 +14,7 @@
 #include <system_error>
 #include <unordered_map>
 
-#include "tlsfence/asio.h"  // before any other Asio header
+#include "async/asio.h"  // before any other Asio header
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>

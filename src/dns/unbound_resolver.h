@@ -18,9 +18,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
+#include "policy/dns_source.h"
 #include "tlsfence/config.h"
-#include "tlsfence/dns_source.h"
 
 namespace tlsfence::dns {
 

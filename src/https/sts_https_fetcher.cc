@@ -19,9 +19,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "async/asio.h"
 #include "https/address_guard.h"
 #include "parse/dns_wire.h"
-#include "tlsfence/asio.h"
 #include "tlsfence/limits.h"
 #include "tlsfence/version.h"
 

@@ -16,9 +16,9 @@
 #include <memory>
 #include <string>
 
+#include "policy/dns_source.h"
+#include "policy/sts_fetcher.h"
 #include "tlsfence/config.h"
-#include "tlsfence/dns_source.h"
-#include "tlsfence/sts_fetcher.h"
 
 namespace tlsfence::https {
 

@@ -29,8 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "async/asio.h"
 #include "policy/cache_pack.h"
-#include "tlsfence/asio.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
 #include "tlsfence/policy.h"

@@ -10,9 +10,9 @@
 #include <memory>
 #include <optional>
 
+#include "async/asio.h"  // before any other Asio header
 #include "parse/dns_wire.h"
 #include "parse/domain.h"
-#include "tlsfence/asio.h"  // before any other Asio header
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>

@@ -23,8 +23,8 @@
 //    (0 for temp_fail). reasons = one human line per step.
 #include <string>
 
-#include "tlsfence/asio.h"
-#include "tlsfence/dns_source.h"
+#include "async/asio.h"
+#include "policy/dns_source.h"
 #include "tlsfence/policy.h"
 
 namespace tlsfence::dane {

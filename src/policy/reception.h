@@ -10,10 +10,10 @@
 #include <string>
 #include <string_view>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
+#include "policy/lookup.h"
 #include "tlsfence/config.h"
 #include "tlsfence/policy.h"
-#include "tlsfence/policy_lookup.h"
 
 namespace tlsfence::policy {
 

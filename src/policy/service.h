@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "policy/cache.h"
+#include "policy/dns_source.h"
+#include "policy/lookup.h"
 #include "policy/overrides.h"
+#include "policy/sts_fetcher.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
-#include "tlsfence/dns_source.h"
-#include "tlsfence/policy_lookup.h"
-#include "tlsfence/sts_fetcher.h"
 #include "tlsfence/sts_store.h"
 
 namespace tlsfence::policy {

@@ -26,11 +26,11 @@
 #include <chrono>
 #include <string>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
+#include "policy/dns_source.h"
+#include "policy/sts_fetcher.h"
 #include "tlsfence/clock.h"
-#include "tlsfence/dns_source.h"
 #include "tlsfence/policy.h"
-#include "tlsfence/sts_fetcher.h"
 #include "tlsfence/sts_store.h"
 
 namespace tlsfence::sts {

@@ -1,6 +1,6 @@
 #include "rptd/delivery.h"
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>

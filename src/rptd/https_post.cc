@@ -3,7 +3,7 @@
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame allocator.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>

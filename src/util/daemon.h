@@ -34,7 +34,7 @@
 
 #include <boost/asio/generic/stream_protocol.hpp>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 #include "tlsfence/config.h"
 #include "util/listener.h"
 

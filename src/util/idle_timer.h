@@ -9,7 +9,7 @@
 #include <chrono>
 #include <memory>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 
 namespace tlsfence {
 

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 #include "util/listen_spec.h"
 
 namespace tlsfence {

@@ -44,12 +44,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "async/asio.h"
 #include "doors/milter/message.h"
 #include "policy/forced_tls.h"
+#include "policy/lookup.h"
 #include "policy/reception.h"
-#include "tlsfence/asio.h"
 #include "tlsfence/config.h"
-#include "tlsfence/policy_lookup.h"
 
 namespace tlsfence::milter {
 

@@ -44,12 +44,12 @@
 // set_reception() and the lookups. stats() from any thread.
 #include <memory>
 
+#include "async/asio.h"
 #include "doors/milter/message.h"
 #include "policy/forced_tls.h"
+#include "policy/lookup.h"
 #include "policy/reception.h"
-#include "tlsfence/asio.h"
 #include "tlsfence/config.h"
-#include "tlsfence/policy_lookup.h"
 
 #include <boost/asio/generic/stream_protocol.hpp>
 

@@ -39,12 +39,12 @@
 #include <cstdint>
 #include <string>
 
+#include "async/asio.h"
 #include "parse/policyd_attrs.h"
 #include "policy/forced_tls.h"
+#include "policy/lookup.h"
 #include "policy/reception.h"
-#include "tlsfence/asio.h"
 #include "tlsfence/config.h"
-#include "tlsfence/policy_lookup.h"
 
 #include <boost/asio/generic/stream_protocol.hpp>
 

@@ -4,8 +4,8 @@
 #include <exception>
 #include <memory>
 
+#include "async/asio.h"
 #include "parse/netstring.h"
-#include "tlsfence/asio.h"
 #include "util/idle_timer.h"
 
 #include <boost/asio/redirect_error.hpp>

@@ -41,11 +41,11 @@
 #include <string>
 #include <string_view>
 
+#include "async/asio.h"
 #include "doors/socketmap/answer.h"
-#include "tlsfence/asio.h"
+#include "policy/lookup.h"
 #include "tlsfence/config.h"
 #include "tlsfence/limits.h"
-#include "tlsfence/policy_lookup.h"
 
 #include <boost/asio/generic/stream_protocol.hpp>
 

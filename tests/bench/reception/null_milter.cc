@@ -16,8 +16,8 @@
 #include <cstdio>
 #include <string>
 
+#include "async/asio.h"
 #include "parse/milter_wire.h"
-#include "tlsfence/asio.h"
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>

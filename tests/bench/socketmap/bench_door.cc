@@ -12,8 +12,8 @@
 #include <cstring>
 #include <string>
 
+#include "async/asio.h"
 #include "doors/socketmap/server.h"
-#include "tlsfence/asio.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>

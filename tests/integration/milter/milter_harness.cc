@@ -24,9 +24,9 @@
 #include <string>
 #include <thread>
 
+#include "async/asio.h"
 #include "doors/milter/door.h"
 #include "doors/milter/native.h"
-#include "tlsfence/asio.h"
 #include "util/listen_spec.h"
 #include "util/listener.h"
 

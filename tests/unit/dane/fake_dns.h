@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "tlsfence/dns_source.h"
+#include "policy/dns_source.h"
 
 namespace tlsfence::test {
 

@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "async/asio.h"
 #include "parse/milter_wire.h"
-#include "tlsfence/asio.h"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/redirect_error.hpp>

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "tlsfence/asio.h"
-#include "tlsfence/policy_lookup.h"
+#include "async/asio.h"
+#include "policy/lookup.h"
 
 namespace tlsfence::testing {
 

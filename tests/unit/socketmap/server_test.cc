@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "async/asio.h"
 #include "parse/netstring.h"
-#include "tlsfence/asio.h"
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>

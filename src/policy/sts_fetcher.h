@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 
 namespace tlsfence {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 #include "tlsfence/policy.h"
 
 namespace tlsfence {
@@ -19,7 +19,7 @@ class PolicyLookup {
   virtual Task<PolicyDecision> decide(std::string next_hop) = 0;
   // The same decision, shared: the hot path (a cache hit) hands out the cached decision
   // without copying it. The default wraps decide().
-  // (src/core/policy_lookup.cc)
+  // (src/policy/lookup.cc)
   virtual Task<std::shared_ptr<const PolicyDecision>> decide_shared(std::string next_hop);
   // Without waiting: the fresh cached decision for the key exactly as given, or null when the
   // caller must use decide()/decide_shared() (not cached, not fresh, or the key needs parsing).

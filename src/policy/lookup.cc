@@ -1,6 +1,6 @@
-// PolicyLookup's default decide_shared() (tlsfence/policy_lookup.h), out of line so the
+// PolicyLookup's default decide_shared() (policy/lookup.h), out of line so the
 // coroutine frame is compiled once, here.
-#include "tlsfence/policy_lookup.h"
+#include "policy/lookup.h"
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame
 // allocator (thread_info_base.hpp).

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "tlsfence/asio.h"
+#include "async/asio.h"
 #include "tlsfence/dnssec.h"
 
 namespace tlsfence {
