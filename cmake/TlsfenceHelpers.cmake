@@ -42,17 +42,28 @@ function(tlsfence_unit_test name)
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS unit)
 endfunction()
 
-# tlsfence_fuzz_target(NAME SOURCE file.cc DEPS ... CORPUS dir)
-#   With TLSFENCE_FUZZ: a libFuzzer binary `fuzz_NAME`.
+# tlsfence_fuzz_target(NAME SOURCES file.cc ... DEPS ... CORPUS dir [DICT file])
+#   With TLSFENCE_FUZZ: a libFuzzer binary `fuzz_NAME` (part of the `fuzz_targets` target).
 #   Otherwise: the same entry point linked with a replay main; ctest `fuzz_replay_NAME`
 #   feeds it every file of the corpus directory (label "fuzz").
+#   Either way the target, its corpus and its dictionary (DICT, default NAME.dict next to the
+#   CMakeLists.txt, if present) are listed in <build>/fuzz-targets.tsv for tests/fuzz/run.sh.
 function(tlsfence_fuzz_target name)
-  cmake_parse_arguments(A "" "SOURCE;CORPUS" "DEPS" ${ARGN})
-  add_executable(fuzz_${name} ${A_SOURCE})
+  cmake_parse_arguments(A "" "SOURCE;CORPUS;DICT" "SOURCES;DEPS" ${ARGN})
+  add_executable(fuzz_${name} ${A_SOURCE} ${A_SOURCES})
   target_compile_options(fuzz_${name} PRIVATE ${TLSFENCE_WARNINGS})
   target_link_libraries(fuzz_${name} PRIVATE ${A_DEPS})
+  if(NOT A_DICT AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${name}.dict)
+    set(A_DICT ${CMAKE_CURRENT_SOURCE_DIR}/${name}.dict)
+  endif()
+  file(APPEND ${PROJECT_BINARY_DIR}/fuzz-targets.tsv
+    "${name}\t${CMAKE_CURRENT_BINARY_DIR}/fuzz_${name}\t${A_CORPUS}\t${A_DICT}\n")
   if(TLSFENCE_FUZZ)
     target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+    if(NOT TARGET fuzz_targets)
+      add_custom_target(fuzz_targets ALL)
+    endif()
+    add_dependencies(fuzz_targets fuzz_${name})
   else()
     target_sources(fuzz_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cc)
     add_test(NAME fuzz_replay_${name} COMMAND fuzz_${name} ${A_CORPUS})
