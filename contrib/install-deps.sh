@@ -25,6 +25,9 @@ TEST_PKGS=(
   postfix swaks miltertest sqlite3
   python3 iproute2 util-linux procps psmisc systemd libwrap0 m4
   postgresql-15 postgresql-client-15
+  groff-base
+  dpkg-dev debhelper fakeroot lintian debootstrap
+  prometheus
 )
 BENCH_PKGS=(postfix-mta-sts-resolver valgrind)
 
