@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package, built and used as an admin would:
-#   1. dpkg-buildpackage -us -uc -b on a copy of the source tree -> tlsfence_VERSION_ARCH.deb
+#   1. dpkg-buildpackage -us -uc -b on a copy of the source tree -> tlsfence_VERSION_ARCH.deb, in a
+#      Debian 12 root with nothing but build-essential and debian/control's Build-Depends
+#      (TLSFENCE_PACKAGE_BUILD_ON_HOST=1: on this machine instead)
 #   2. lintian: no error and no warning that is not overridden (debian/*.lintian-overrides say why)
 #   3. its contents: the programs in /usr/sbin, the conffile, units, sysusers file, man pages,
 #      examples, with their modes and owners
@@ -27,18 +29,72 @@ die() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (chroot, mount)"
 mkdir -p "$work"
 
+# ---- a Debian 12 root, and throwaway overlays on it --------------------------------------
+# shellcheck source=../world/debian_mirror.sh
+source "$(dirname "$0")/../world/debian_mirror.sh"
+say "prepare the Debian 12 root in $cache"
+mkdir -p "$cache"
+exec 9> "$cache/.lock"
+flock 9
+base=$cache/root
+if [ ! -x "$base/usr/bin/apt-get" ]; then
+  command -v debootstrap >/dev/null || die "debootstrap is not installed"
+  rm -rf "$base"
+  debootstrap --variant=minbase bookworm "$base" "$(debian_mirror)" > "$work/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$work/debootstrap.log"; die "debootstrap failed"; }
+fi
+flock -u 9
+mounts=()
+cleanup() {
+  local i
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
+    mountpoint -q "${mounts[$i]}" && umount -R "${mounts[$i]}"
+  done
+}
+trap cleanup EXIT
+overlay() { # overlay NAME: a fresh overlayfs on $base at $work/NAME, with /proc and /dev
+  local r=$work/$1
+  rm -rf "$work/$1.upper" "$work/$1.work" && mkdir -p "$work/$1.upper" "$work/$1.work" "$r"
+  mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/$1.upper,workdir=$work/$1.work" "$r" ||
+    die "cannot mount an overlayfs on $base"
+  mounts+=("$r")
+  mount -t proc proc "$r/proc" && mounts+=("$r/proc")
+  mount --rbind /dev "$r/dev" && mounts+=("$r/dev")
+  # downloaded .debs survive the overlay: later runs install build and run dependencies offline
+  mkdir -p "$cache/archives/partial"
+  mount --bind "$cache/archives" "$r/var/cache/apt/archives" && mounts+=("$r/var/cache/apt/archives")
+}
+
 # ---- 1. build -------------------------------------------------------------------------------
-say "copy the source tree and build the package"
+say "copy the source tree and build the package (in a root with only the Build-Depends)"
 rm -rf "$work/src" && mkdir -p "$work/src"
-(cd "$src" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -a -t "$work/src" 2>/dev/null ||
-  tar -C "$src" --exclude=./build --exclude='./obj-*' -cf - . | tar -C "$work/src" -xf -)
+# the files git tracks or would track (not build trees, not .git), as they are in the work tree
+(cd "$src" && git ls-files -co --exclude-standard | while IFS= read -r f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+  xargs -0 cp --parents -a -t "$work/src") || die "cannot copy the source tree"
 if [ -n "${TLSFENCE_PACKAGE_REUSE:-}" ] && ls "$work"/tlsfence_*.deb > /dev/null 2>&1; then
   say "reusing the package built before in $work (TLSFENCE_PACKAGE_REUSE)"
 else
 rm -f "$work"/tlsfence_*
-if ! (cd "$work/src" && DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b > "$work/build.log" 2>&1); then
-  tail -n 40 "$work/build.log"
-  die "dpkg-buildpackage failed (log: $work/build.log)"
+if [ -n "${TLSFENCE_PACKAGE_BUILD_ON_HOST:-}" ]; then
+  (cd "$work/src" && DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" \
+    dpkg-buildpackage -us -uc -b > "$work/build.log" 2>&1) || { tail -n 40 "$work/build.log"; die "dpkg-buildpackage failed"; }
+else
+  # In a clean Debian 12 root that has only build-essential and debian/control's Build-Depends
+  # (apt-get build-dep ./): a missing Build-Depends fails the build here.
+  overlay buildroot
+  b=$work/buildroot
+  cp /etc/resolv.conf "$b/etc/resolv.conf"
+  mkdir -p "$b/build" && cp -a "$work/src" "$b/build/src"
+  printf '#!/bin/sh\nexit 101\n' > "$b/usr/sbin/policy-rc.d" && chmod 755 "$b/usr/sbin/policy-rc.d"
+  chroot "$b" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c \
+    "apt-get update -qq && cd /build/src && apt-get build-dep -y -qq ./" > "$work/build-deps.log" 2>&1 ||
+    { tail -n 20 "$work/build-deps.log"; die "apt-get build-dep ./ failed"; }
+  chroot "$b" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+    DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" \
+    sh -c "cd /build/src && dpkg-buildpackage -us -uc -b" > "$work/build.log" 2>&1 ||
+    { tail -n 40 "$work/build.log"; die "dpkg-buildpackage failed in the Build-Depends-only root (log: $work/build.log)"; }
+  cp "$b"/build/tlsfence_* "$work/"
+  umount -R "$b"   # before $base changes below: an overlay's lower layer must not change under it
 fi
 fi
 deb=$(ls "$work"/tlsfence_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -n1)
@@ -75,24 +131,8 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles 2>/dev/null | grep -qx /
   fail "/etc/tlsfence/tlsfence.conf is not a conffile"
 
 # ---- 4. a throwaway Debian 12 root ----------------------------------------------------------
-mirror() { # first Debian archive URI of the host's apt sources, else deb.debian.org
-  local m
-  m=$(grep -hoE '^(URIs:|deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-        /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-      | grep -oE 'https?://[^[:space:]]+' | grep -v -- '-security' | head -n1 || true)
-  echo "${m:-http://deb.debian.org/debian}"
-}
-say "prepare the Debian 12 root in $cache"
-mkdir -p "$cache"
-exec 9> "$cache/.lock"
+say "the package's dependencies in $base"
 flock 9
-base=$cache/root
-if [ ! -x "$base/usr/bin/apt-get" ]; then
-  command -v debootstrap >/dev/null || die "debootstrap is not installed"
-  rm -rf "$base"
-  debootstrap --variant=minbase bookworm "$base" "$(mirror)" > "$work/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$work/debootstrap.log"; die "debootstrap failed"; }
-fi
 cp /etc/resolv.conf "$base/etc/resolv.conf"
 # The package's dependencies (first alternative of each), so that installing the .deb below
 # needs no download and the tree snapshot holds them already.
@@ -108,17 +148,8 @@ fi
 rm -f "$base/usr/sbin/policy-rc.d"
 flock -u 9
 
+overlay root
 root=$work/root
-rm -rf "$work/upper" "$work/ovlwork"
-mkdir -p "$work/upper" "$work/ovlwork" "$root"
-cleanup() {
-  for m in "$root/proc" "$root/dev" "$root"; do mountpoint -q "$m" && umount -R "$m"; done
-}
-trap cleanup EXIT
-mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/ovlwork" "$root" ||
-  die "cannot mount an overlayfs on $base"
-mount -t proc proc "$root/proc"
-mount --rbind /dev "$root/dev"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 apt_install_pkg() { # apt wants a ./relative or absolute path it can tell from a package name
   chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \

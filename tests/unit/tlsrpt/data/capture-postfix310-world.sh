@@ -50,13 +50,9 @@ RPT_TXT='v=TLSRPTv1; rua=mailto:tlsrpt@reports.test'
 die() { echo "${0##*/}: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
 
-mirror() { # first Debian archive URI of the host's apt sources, else deb.debian.org
-  local m
-  m=$(grep -hoE '^(URIs:|deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-        /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-      | grep -oE 'https?://[^[:space:]]+' | grep -v -- '-security' | head -n1 || true)
-  echo "${TLSFENCE_TRIXIE_MIRROR:-${m:-http://deb.debian.org/debian}}"
-}
+# shellcheck source=../../../world/debian_mirror.sh
+source "$(cd "$(dirname "$0")" && pwd)/../../../world/debian_mirror.sh"
+mirror() { echo "${TLSFENCE_TRIXIE_MIRROR:-$(debian_mirror)}"; }
 
 prepare() {
   if [ ! -x "$C/usr/sbin/postconf" ]; then
