@@ -12,7 +12,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
-  libssl-dev libunbound-dev libsqlite3-dev libmilter-dev libsystemd-dev
+  libssl-dev libunbound-dev libsqlite3-dev libmilter-dev libsystemd-dev libopendkim-dev
   libboost-dev libboost-program-options-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libidn2-dev zlib1g-dev libpq-dev
@@ -23,6 +23,7 @@ TEST_PKGS=(
   knot knot-dnsutils ldnsutils unbound unbound-anchor unbound-host dns-root-data
   nginx-light openssl curl ca-certificates
   postfix swaks miltertest sqlite3
+  python3-dkim python3-dnspython
   python3 iproute2 util-linux procps psmisc systemd libwrap0 m4
   postgresql-15 postgresql-client-15
   groff-base

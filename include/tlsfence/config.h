@@ -91,6 +91,9 @@ struct Config {
     bool deliver = true;
     std::string sendmail_command = "/usr/sbin/sendmail -i -t";
     bool allow_private_addresses = false;  // SSRF guard of https: rua (beyond INTERFACE.md)
+    std::string dkim_key;                  // PEM private key signing report mail; empty: unsigned
+    std::string dkim_selector;             // s= of that key
+    std::string dkim_domain;               // d=; empty: submitter
   } tlsrpt;
 
   // [fleet] — several hosts sharing one PostgreSQL (src/fleet). Empty postgresql: this host alone.

@@ -57,8 +57,13 @@ CliCommand report(CliCommand c, const std::vector<std::string>& rest) {
   if (rest.empty()) return usage(c, "expects ingest or build");
   const std::string& sub = rest[0];
   std::string postfix_log, sendmail_log, day, out;
+  bool all = false;
   for (std::size_t i = 1; i < rest.size(); ++i) {
     std::string opt, value;
+    if (sub == "build" && rest[i] == "--all") {
+      all = true;
+      continue;
+    }
     if (!is_option(rest[i])) return usage(c, "unexpected argument " + rest[i]);
     if (!take_value(rest, i, opt, value)) return usage(c, rest[i] + " needs a value");
     std::string* slot = nullptr;
@@ -83,6 +88,7 @@ CliCommand report(CliCommand c, const std::vector<std::string>& rest) {
     if (!valid_day(day)) return usage(c, "--day expects YYYY-MM-DD, got " + day);
     c.args = {"build", "--day", day};
     if (!out.empty()) c.args.insert(c.args.end(), {"--out", out});
+    if (all) c.args.push_back("--all");
     return c;
   }
   if (sub == "send") {

@@ -3,9 +3,12 @@
 // and every delivery with its attempts), send a day's reports now. `list` and `send` go beyond
 // INTERFACE.md's command list.
 //
-// `build` writes one report per policy domain that has outcomes on that day, whether or not
-// the domain publishes an `_smtp._tls` record: writing a file sends nothing, and the operator
-// may want to look at it. Only delivery needs the record's rua.
+// `build` writes the reports that can be sent: one per policy domain with outcomes on that day
+// that publishes exactly one valid `_smtp._tls` record (RFC 8460 §3), looked up once per
+// (day, domain) and kept in tlsrpt.db (rptd/record_gate.h; the sidecar's daily job uses the
+// same answers). Skipped domains are counted on stderr by reason; a domain whose lookup failed
+// temporarily is named there and makes the exit status 1 (run again later). `build --all`
+// writes every domain with outcomes, looks nothing up, and opens the store read-only.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -16,6 +19,7 @@
 #include "rptd/attribution.h"
 #include "rptd/delivery.h"
 #include "rptd/follower.h"
+#include "rptd/record_gate.h"
 #include "tlsrpt/report.h"
 #include "tlsrpt/store.h"
 
@@ -34,25 +38,54 @@ int report_ingest(const Config& cfg, const std::string& option, const std::strin
   const auto r = follower.poll();
   const auto& s = follower.stats();
   std::cout << "lines " << r.lines << " outcomes " << r.outcomes << " uncorrelated " << s.uncorrelated
-            << " too-long " << s.too_long << "\n";
+            << " too-long " << s.too_long << " own-reports " << s.own_reports << "\n";
   return 0;
 }
 
-int report_build(const Config& cfg, const std::string& day_text, std::string out) {
+int report_build(const Config& cfg, const std::vector<std::string>& args) {
+  const std::string& day_text = args[2];
+  std::string out;
+  bool all = false;
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    if (args[i] == "--out" && i + 1 < args.size()) out = args[++i];
+    if (args[i] == "--all") all = true;
+  }
   const auto day = tlsrpt::parse_day(day_text);
   if (!day) {
     std::fprintf(stderr, "tlsfence: report build: bad day %s\n", day_text.c_str());
     return 2;
   }
   if (out.empty()) out = cfg.tlsrpt.outbox;
-  tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
   const tlsrpt::ReportMeta meta{cfg.tlsrpt.organization_name, cfg.tlsrpt.contact_info, cfg.tlsrpt.submitter};
+  if (all) {
+    tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
+    std::filesystem::create_directories(out);
+    for (const auto& d : store.day_aggregates(*day)) {
+      const auto built = tlsrpt::build_report(meta, *day, d.policy_domain, d.policies);
+      std::cout << tlsrpt::write_report(out, built).string() << "\n";
+    }
+    return 0;
+  }
+  tlsrpt::Store store(cfg.tlsrpt.db);  // the record lookups are kept
+  rptd::NetworkTransport transport(cfg);
+  const auto domains = store.policy_domains(*day);
+  const auto gate =
+      rptd::check_records(store, transport, *day, domains, static_cast<std::int64_t>(std::time(nullptr)),
+                          rptd::Backoff{}, rptd::RetryFailed::now);
   std::filesystem::create_directories(out);
-  for (const auto& d : store.day_aggregates(*day)) {
-    const auto built = tlsrpt::build_report(meta, *day, d.policy_domain, d.policies);
+  for (const auto& [domain, record] : gate.reportable) {
+    const auto built = tlsrpt::build_report(meta, *day, domain, store.aggregates(*day, domain));
     std::cout << tlsrpt::write_report(out, built).string() << "\n";
   }
-  return 0;
+  if (const auto s = rptd::skipped_summary(gate); !s.empty())
+    std::fprintf(stderr, "tlsfence: report build: %s; --all writes them too\n", s.c_str());
+  for (const auto& p : gate.pending)
+    std::fprintf(stderr, "tlsfence: report build: %s: record lookup failed temporarily (%s), not written\n",
+                 p.domain.c_str(), p.detail.c_str());
+  for (const auto& p : gate.gave_up)
+    std::fprintf(stderr, "tlsfence: report build: %s: record lookup failing since %s (%s), not written\n",
+                 p.domain.c_str(), tlsrpt::rfc3339_utc(p.first_checked).c_str(), p.detail.c_str());
+  return gate.pending.empty() && gate.gave_up.empty() ? 0 : 1;
 }
 
 int report_send(const Config& cfg, const std::string& day_text) {
@@ -111,8 +144,7 @@ int report_list(const Config& cfg) {
 int cli_report(const Config& cfg, const std::vector<std::string>& args) {
   try {
     if (args.size() == 3 && args[0] == "ingest") return report_ingest(cfg, args[1], args[2]);
-    if (args.size() >= 3 && args[0] == "build")
-      return report_build(cfg, args[2], args.size() == 5 ? args[4] : "");
+    if (args.size() >= 3 && args[0] == "build") return report_build(cfg, args);
     if (args.size() == 1 && args[0] == "list") return report_list(cfg);
     if (args.size() == 3 && args[0] == "send") return report_send(cfg, args[2]);
   } catch (const std::exception& e) {

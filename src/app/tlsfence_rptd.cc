@@ -8,7 +8,10 @@
 //     to each rua is planned in tlsrpt.db and attempted; failed rua are retried with back-off
 //     (1 min doubling, capped at 2 h) for up to 24 h, then given up; every attempt is recorded in
 //     tlsrpt.db (`tlsfence report list`), and a restart resumes pending retries from there.
-//     The job blocks the io thread while it runs (followers resume afterwards).
+//     The job blocks the io thread while it runs (followers resume afterwards). Only domains with
+//     exactly one valid _smtp._tls record get a report (looked up once per day, kept in tlsrpt.db;
+//     a temporary lookup failure is retried, rptd/record_gate.h); report mail is DKIM-signed with
+//     [tlsrpt] dkim-key (read here at start-up: a bad key is a config error, exit 2).
 // Every outcome is committed to tlsrpt.db (with the log position, for followers) before the next
 // line or datagram is looked at.
 #include "async/asio.h"
@@ -21,6 +24,7 @@
 #include <boost/asio/local/datagram_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
@@ -33,6 +37,7 @@
 #include "parse/tlsrpt_datagram.h"
 #include "rptd/attribution.h"
 #include "rptd/delivery.h"
+#include "rptd/dkim_signer.h"
 #include "rptd/follower.h"
 #include "rptd/schedule.h"
 #include "tlsrpt/store.h"
@@ -44,8 +49,14 @@ namespace {
 
 class Collectors {
  public:
-  Collectors(asio::io_context& io, std::shared_ptr<const Config> cfg)
-      : io_(io), cfg_(std::move(cfg)), timer_(io), report_timer_(io), dgram_(io) {}
+  Collectors(asio::io_context& io, std::shared_ptr<const Config> cfg,
+             std::shared_ptr<const rptd::DkimSigner> signer)
+      : io_(io),
+        cfg_(std::move(cfg)),
+        signer_(std::move(signer)),
+        timer_(io),
+        report_timer_(io),
+        dgram_(io) {}
 
   void open() {
     const auto& path = cfg_->tlsrpt.socket;
@@ -80,7 +91,13 @@ class Collectors {
     report_tick();
   }
 
-  void reload(std::shared_ptr<const Config> cfg) { cfg_ = std::move(cfg); }
+  void reload(std::shared_ptr<const Config> cfg) {
+    const auto& a = cfg_->tlsrpt;
+    const auto& b = cfg->tlsrpt;
+    if (a.dkim_key != b.dkim_key || a.dkim_selector != b.dkim_selector || a.dkim_domain != b.dkim_domain)
+      log::warning("[tlsrpt] dkim-* changed: the key read at start-up stays in use until a restart");
+    cfg_ = std::move(cfg);
+  }
 
   void stop() {
     stopped_ = true;
@@ -114,14 +131,21 @@ class Collectors {
     std::int64_t next = now_unix() + 60;
     try {
       std::ostringstream out;
-      rptd::NetworkTransport transport(*cfg_);
+      rptd::NetworkTransport transport(*cfg_, signer_.get());
       const std::int64_t built_before = job_->pending_day();
       next = job_->run_due(transport, rptd::delivery_options(*cfg_), out);
       if (job_->pending_day() != built_before)
         log::info("daily reports built", {{"day", tlsrpt::day_string(built_before)},
                                           {"next", tlsrpt::rfc3339_utc(job_->build_time())}});
       std::istringstream lines(out.str());
-      for (std::string line; std::getline(lines, line);) log::info("report delivery", {{"result", line}});
+      for (std::string line; std::getline(lines, line);) {
+        // a report waiting for (or given up after) a failing record lookup: the operator should look
+        if (line.find(" waits: record lookup failed") != std::string::npos ||
+            line.find("record lookup failed temporarily since") != std::string::npos)
+          log::warning("report delivery", {{"result", line}});
+        else
+          log::info("report delivery", {{"result", line}});
+      }
     } catch (const std::exception& e) {
       log::error("report job failed, retrying in a minute", {{"error", e.what()}});
     }
@@ -164,6 +188,7 @@ class Collectors {
 
   asio::io_context& io_;
   std::shared_ptr<const Config> cfg_;
+  std::shared_ptr<const rptd::DkimSigner> signer_;  // read at start-up; a reload keeps it
   asio::steady_timer timer_;
   asio::steady_timer report_timer_;
   asio::local::datagram_protocol::socket dgram_;
@@ -185,10 +210,19 @@ int main(int argc, char** argv) {
   if (auto* code = std::get_if<int>(&started)) return *code;
   auto& s = std::get<config::Startup>(started);
   log::init("tlsfence-rptd", s.config->daemon.log, s.config->daemon.log_level);
+  std::shared_ptr<const rptd::DkimSigner> signer;
+  try {
+    signer = rptd::make_dkim_signer(*s.config);  // before the privilege drop: the key may be root's
+  } catch (const rptd::DkimConfigError& e) {
+    std::fprintf(stderr, "tlsfence-rptd: config error: %s\n", e.what());
+    return 2;
+  }
+  if (signer)
+    log::info("report mail DKIM-signed", {{"domain", signer->domain()}, {"selector", signer->selector()}});
 
   config::CommandLine cmd = s.command_line;
   Daemon daemon("tlsfence-rptd", s.config, [cmd] { return config::load(cmd, nullptr); });
-  auto collectors = std::make_shared<Collectors>(daemon.io(), s.config);
+  auto collectors = std::make_shared<Collectors>(daemon.io(), s.config, signer);
   daemon.add_service(Service{"collectors",
                              [collectors] { collectors->open(); },
                              [collectors] { collectors->start(); },

@@ -68,7 +68,9 @@ std::string usage(ProgramKind kind) {
              "                                   1 TEMP or FAIL (an MX would be refused), 2 usage error\n"
              "  cache list|flush|refresh [DOMAIN]\n"
              "  report ingest (--postfix-log FILE | --sendmail-log FILE)\n"
-             "  report build --day YYYY-MM-DD [--out DIR]\n"
+             "  report build --day YYYY-MM-DD [--out DIR] [--all]\n"
+             "                                   write that day's reports of the domains with one\n"
+             "                                   valid _smtp._tls record (--all: every domain)\n"
              "Exit status: 0 answered, 1 answered TEMP, 2 usage or config error.\n";
   }
   return {};

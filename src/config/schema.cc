@@ -370,6 +370,17 @@ std::vector<KeyInfo> build_schema() {
       text_key([](Config& c) -> std::string& { return c.tlsrpt.sendmail_command; }));
   add("tlsrpt.allow-private-addresses", "no", "allow loopback/private/link-local https: rua hosts: yes | no",
       bool_key([](Config& c) -> bool& { return c.tlsrpt.allow_private_addresses; }));
+  add("tlsrpt.dkim-key", "",
+      "PEM private key (RSA or Ed25519) that DKIM-signs report mail (RFC 8460; DKIM service type tlsrpt: "
+      "publish the key with s=tlsrpt); tlsfence-rptd reads it at start-up, before dropping privileges, "
+      "and exits with a config error if it cannot be read or used; a reload keeps the key read at start "
+      "(restart to change it); empty (default): report mail is unsigned, for the MTA's own signer",
+      text_key([](Config& c) -> std::string& { return c.tlsrpt.dkim_key; }));
+  add("tlsrpt.dkim-selector", "",
+      "DKIM selector (s=) of dkim-key; required when dkim-key is set; default: empty",
+      text_key([](Config& c) -> std::string& { return c.tlsrpt.dkim_selector; }));
+  add("tlsrpt.dkim-domain", "", "DKIM signing domain (d=); empty (default): the submitter",
+      text_key([](Config& c) -> std::string& { return c.tlsrpt.dkim_domain; }));
   // [fleet]
   add("fleet.postgresql", "",
       "libpq connection string (key=value pairs or a postgresql:// URI) of the fleet's shared "

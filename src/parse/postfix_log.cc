@@ -425,9 +425,37 @@ std::optional<TlsrptResult> classify_postfix_reason(std::string_view t) {
   return std::nullopt;
 }
 
+namespace {
+
+// cleanup(8): "QID: message-id=<ID>".
+std::optional<PostfixEvent> parse_cleanup_line(std::string_view line) {
+  auto sys = parse_syslog_line(line);
+  if (!sys || service_of(sys->program) != "cleanup" || sys->pid == 0) return std::nullopt;
+  PostfixEvent ev;
+  ev.kind = PostfixEventKind::message_id;
+  ev.time = sys->time;
+  ev.program = sys->program;
+  ev.pid = sys->pid;
+  std::string_view m = sys->message;
+  if (!take_queue_id(m, ev.queue_id) || !consume(m, "message-id=")) return std::nullopt;
+  if (!m.empty() && m.front() == '<') {
+    m.remove_prefix(1);
+    if (m.empty() || m.back() != '>') return std::nullopt;
+    m.remove_suffix(1);
+  }
+  if (m.empty()) return std::nullopt;
+  ev.message_id = m;
+  return ev;
+}
+
+}  // namespace
+
 std::optional<PostfixEvent> parse_postfix_line(std::string_view line) {
-  // Fast rejection: no "/smtp[" → not a Postfix smtp(8) line.
-  if (line.find("/smtp[") == std::string_view::npos) return std::nullopt;
+  // Fast rejection: no "/smtp[" → not a Postfix smtp(8) line; then only cleanup(8)'s lines.
+  if (line.find("/smtp[") == std::string_view::npos) {
+    if (line.find("/cleanup[") == std::string_view::npos) return std::nullopt;
+    return parse_cleanup_line(line);
+  }
   auto sys = parse_syslog_line(line);
   if (!sys || service_of(sys->program) != "smtp" || sys->pid == 0) return std::nullopt;
   PostfixEvent ev;

@@ -1,8 +1,9 @@
 #pragma once
 // Postfix smtp(8) log lines that matter for TLS-RPT (Postfix 3.7+, and 3.10's TLSRPT lines),
-// and the syslog prefix they come with. Pure and allocation-free: every string_view points
-// into the line given. A line that is not a postfix smtp line is rejected after one scan for
-// "/smtp[" — the common case, so it must stay cheap (see tests/bench/tlsrpt).
+// cleanup(8)'s message-id= lines, and the syslog prefix they come with. Pure and allocation-free: every
+// string_view points into the line given. A line that is not a postfix smtp line is rejected after one scan
+// for
+// "/smtp[" and "/cleanup[" — the common case, so it must stay cheap (see tests/bench/tlsrpt).
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -49,6 +50,8 @@ enum class PostfixEventKind {
   tls_warning,     // "warning: …" about TLS/TLSA/DANE/certificates (e.g. "all TLSA records
                    // unusable", "TLS policy lookup for D/MX: TLSA lookup error for MX:25"):
                    // context only, the delivery line that follows carries the outcome
+  message_id,      // cleanup(8): "QID: message-id=<ID>", the queue id's Message-ID header
+                   // (the correlator recognises the sidecar's own report mail by it)
 };
 
 enum class TlsTrust { anonymous, untrusted, trusted, verified };
@@ -80,6 +83,9 @@ struct PostfixEvent {
   std::string_view status;       // sent, deferred, bounced, expired, undeliverable…
   std::string_view dsn;          // 2.0.0 …
   std::string_view status_text;  // inside the parentheses after status=
+
+  // message_id: the Message-ID without <>
+  std::string_view message_id;
 
   // tlsrpt_status
   bool success = false;

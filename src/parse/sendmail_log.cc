@@ -75,7 +75,8 @@ std::optional<TlsrptResult> classify_verifymsg(std::string_view msg) {
 std::optional<SendmailEvent> parse_sendmail_line(std::string_view line) {
   // Fast rejection: both kinds carry one of these markers.
   bool tls = line.find("STARTTLS=client") != std::string_view::npos;
-  if (!tls && line.find("stat=") == std::string_view::npos) return std::nullopt;
+  if (!tls && line.find("stat=") == std::string_view::npos && line.find(", msgid=") == std::string_view::npos)
+    return std::nullopt;
   auto sys = parse_syslog_line(line);
   if (!sys || sys->pid == 0) return std::nullopt;
   SendmailEvent ev;
@@ -108,6 +109,15 @@ std::optional<SendmailEvent> parse_sendmail_line(std::string_view line) {
     if (ev.verify.empty()) return std::nullopt;
     classify_verify(ev);
     ev.kind = SendmailEventKind::starttls_client;
+    return ev;
+  }
+  if (!ev.queue_id.empty() && consume(m, "from=")) {
+    std::string_view id = field(m, "msgid=");
+    if (!id.empty() && id.front() == '<') id.remove_prefix(1);
+    if (!id.empty() && id.back() == '>') id.remove_suffix(1);
+    if (id.empty()) return std::nullopt;
+    ev.message_id = id;
+    ev.kind = SendmailEventKind::queued;
     return ev;
   }
   if (ev.queue_id.empty() || !consume(m, "to=")) return std::nullopt;

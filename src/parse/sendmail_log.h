@@ -4,7 +4,8 @@
 //   bits=256/256
 // the certificate line that follows it at LogLevel 12 and above (OpenSSL's verify text)
 //   sm-mta[PID]: STARTTLS=client, cert-subject=…, cert-issuer=…, verifymsg=certificate has expired
-// and the delivery line of the same process
+// the "QID: from=<…>, …, msgid=<…>" line of a message taken in, and the delivery line of the
+// same process
 //   sm-mta[PID]: QID: to=<a@example.com>, …, mailer=esmtp, …, relay=mx.example.com. [192.0.2.1], dsn=2.0.0,
 //   stat=Sent (…)
 // Pure and allocation-free (views into the line), like parse/postfix_log.h.
@@ -17,7 +18,9 @@
 
 namespace tlsfence::parse {
 
-enum class SendmailEventKind { starttls_client, starttls_cert, delivery };
+// queued: the "QID: from=<…>, size=…, msgid=<ID>, …" line of a message taken in (the
+// correlator recognises the sidecar's own report mail by its Message-ID).
+enum class SendmailEventKind { starttls_client, starttls_cert, delivery, queued };
 
 struct SendmailEvent {
   SendmailEventKind kind = SendmailEventKind::delivery;
@@ -43,6 +46,9 @@ struct SendmailEvent {
   // (certificate-expired, certificate-host-mismatch, certificate-not-trusted,
   // validation-failure); host and ip stay empty (the line names none).
   std::string_view verifymsg;
+
+  // queued: msgid= without <>
+  std::string_view message_id;
 
   // delivery
   std::string_view recipients;  // the to= value (may hold several comma-separated addresses)

@@ -13,54 +13,83 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "dns/unbound_resolver.h"
 #include "parse/dns_wire.h"
+#include "rptd/dkim_signer.h"
 #include "rptd/https_post.h"
+#include "rptd/record_gate.h"
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame allocator.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace tlsfence::rptd {
 
-std::optional<parse::TlsrptRecord> lookup_tlsrpt_record(const Config& cfg, const std::string& domain,
-                                                        std::string& error) {
-  std::cout.flush();  // libunbound may fork a worker that exits through exit()
-  std::fflush(nullptr);
-  asio::io_context io;
-  dns::UnboundResolver resolver(io, cfg.dns);
-  DnsAnswer answer;
-  std::exception_ptr failure;
-  asio::co_spawn(
-      io, [&]() -> Task<void> { answer = co_await resolver.query("_smtp._tls." + domain, 16); },
-      [&](std::exception_ptr e) {
-        failure = e;
-        io.stop();
-      });
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  if (answer.failed()) {
-    error = answer.timed_out ? "TXT lookup timed out" : "TXT lookup failed: " + answer.error;
-    return std::nullopt;
+RecordAnswer record_answer(const DnsAnswer& answer) {
+  using S = tlsrpt::RecordState;
+  if (answer.failed() || answer.dnssec == DnssecState::bogus) {
+    if (answer.timed_out) return {S::temporary, "TXT lookup timed out"};
+    if (answer.dnssec == DnssecState::bogus)
+      return {S::temporary,
+              "TXT lookup DNSSEC bogus" + (answer.why_bogus.empty() ? "" : ": " + answer.why_bogus)};
+    return {S::temporary,
+            answer.error.empty() ? "TXT lookup SERVFAIL" : "TXT lookup failed: " + answer.error};
   }
+  if (answer.rcode != rcode::noerror && answer.rcode != rcode::nxdomain)
+    return {S::temporary, "TXT lookup rcode " + std::to_string(answer.rcode)};
   std::vector<std::string> txts;
   for (const auto& rd : answer.rdata) {
     if (auto t = parse::parse_txt_rdata(rd)) txts.push_back(*t);
   }
-  auto r = parse::select_tlsrpt_record(txts);
-  if (!r.record) {
-    error = std::string(parse::to_string(r.error));
-    return std::nullopt;
+  const auto r = parse::select_tlsrpt_record(txts);
+  if (r.record) {
+    for (const auto& t : txts)
+      if (t.starts_with("v=TLSRPTv1")) return {S::valid, t};
   }
-  return r.record;
+  using E = parse::TlsrptRecordError;
+  if (r.error == E::no_record || r.error == E::several_records)
+    return {S::none, std::string(to_string(r.error))};
+  return {S::none, "malformed TLSRPTv1 record: " + std::string(to_string(r.error))};
 }
 
-std::string pipe_to_command(const std::string& command, const std::string& input) {
+std::vector<RecordAnswer> lookup_tlsrpt_records(const Config& cfg, const std::vector<std::string>& domains,
+                                                std::size_t parallel) {
+  std::vector<RecordAnswer> out(domains.size());
+  if (domains.empty()) return out;
+  std::cout.flush();  // libunbound may fork a worker that exits through exit()
+  std::fflush(nullptr);
+  asio::io_context io;
+  dns::UnboundResolver resolver(io, cfg.dns);
+  std::size_t next = 0;
+  std::exception_ptr failure;
+  auto worker = [&]() -> Task<void> {
+    while (next < domains.size()) {
+      const std::size_t i = next++;
+      out[i] = record_answer(co_await resolver.query("_smtp._tls." + domains[i], rrtype::TXT));
+    }
+  };
+  const std::size_t workers = std::max<std::size_t>(1, std::min(parallel, domains.size()));
+  std::size_t running = workers;
+  for (std::size_t w = 0; w < workers; ++w) {
+    asio::co_spawn(io, worker(), [&](std::exception_ptr e) {
+      if (e && !failure) failure = e;
+      if (--running == 0) io.stop();
+    });
+  }
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return out;
+}
+
+std::string pipe_to_command(const std::string& command, const std::string& input,
+                            const std::vector<std::string>& extra_args) {
   std::vector<std::string> words;
   std::istringstream in(command);
   for (std::string w; in >> w;) words.push_back(w);
   if (words.empty()) return "empty sendmail-command";
+  words.insert(words.end(), extra_args.begin(), extra_args.end());
   std::cout.flush();
   std::fflush(nullptr);
   int fds[2];
@@ -96,8 +125,19 @@ std::string pipe_to_command(const std::string& command, const std::string& input
   return words[0] + " killed by signal";
 }
 
-std::optional<parse::TlsrptRecord> NetworkTransport::record(const std::string& domain, std::string& error) {
-  return lookup_tlsrpt_record(cfg_, domain, error);
+std::string report_sender(const Config& cfg) {
+  return "tlsrpt-noreply@" + cfg.tlsrpt.submitter;
+}
+
+std::vector<std::string> envelope_sender_args(const std::string& command, const std::string& sender) {
+  std::istringstream in(command);
+  for (std::string w; in >> w;)
+    if (w.starts_with("-f")) return {};
+  return {"-f", sender};
+}
+
+std::vector<RecordAnswer> NetworkTransport::records(const std::vector<std::string>& domains) {
+  return lookup_tlsrpt_records(cfg_, domains);
 }
 
 SendResult NetworkTransport::send(const parse::TlsrptRua& rua, const tlsrpt::BuiltReport& report,
@@ -106,10 +146,18 @@ SendResult NetworkTransport::send(const parse::TlsrptRua& rua, const tlsrpt::Bui
     const tlsrpt::ReportMeta meta{cfg_.tlsrpt.organization_name, cfg_.tlsrpt.contact_info,
                                   cfg_.tlsrpt.submitter};
     tlsrpt::MailEnvelope env;
-    env.from = "tlsrpt-noreply@" + cfg_.tlsrpt.submitter;
+    env.from = report_sender(cfg_);
     env.to = {rua.target};
     env.date_unix = now_unix;
-    std::string error = pipe_to_command(cfg_.tlsrpt.sendmail_command, tlsrpt::report_mail(meta, report, env));
+    std::string mail = tlsrpt::report_mail(meta, report, env);
+    if (signer_) {
+      std::string why;
+      auto signed_mail = signer_->sign(mail, why);
+      if (!signed_mail) return {false, "DKIM signing failed: " + why};
+      mail = std::move(*signed_mail);
+    }
+    std::string error = pipe_to_command(cfg_.tlsrpt.sendmail_command, mail,
+                                        envelope_sender_args(cfg_.tlsrpt.sendmail_command, env.from));
     if (!error.empty()) return {false, error};
     std::istringstream words(cfg_.tlsrpt.sendmail_command);
     std::string program;
@@ -148,23 +196,63 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
-DayDelivery Deliverer::plan_day(std::int64_t day, std::ostream& out) {
-  DayDelivery result;
+void Deliverer::report_domains(std::int64_t day, const GateResult& gate, bool deliver, DayDelivery& r,
+                               std::ostream& out) {
   const std::int64_t now = unix_now(clock_);
-  for (const auto& d : store_.day_aggregates(day)) {
-    std::string error;
-    auto record = transport_.record(d.policy_domain, error);
-    if (!record) {
-      out << d.policy_domain << ": no report (" << error << ")\n";
-      continue;
-    }
-    const auto built = tlsrpt::build_report(options_.meta, day, d.policy_domain, d.policies);
+  for (const auto& [domain, record] : gate.reportable) {
+    const auto policies = store_.aggregates(day, domain);
+    if (policies.empty()) continue;
+    const auto built = tlsrpt::build_report(options_.meta, day, domain, policies);
     std::filesystem::create_directories(options_.outbox);
     tlsrpt::write_report(options_.outbox, built);
-    std::vector<tlsrpt::PlannedRua> rua;
-    for (const auto& r : record->rua) rua.push_back({r.uri, r.target});
-    store_.plan_deliveries(day, d.policy_domain, built.report_id, built.file_name, rua, now);
-    ++result.reports;
+    if (deliver) {
+      std::vector<tlsrpt::PlannedRua> rua;
+      for (const auto& u : record.rua) rua.push_back({u.uri, u.target});
+      store_.plan_deliveries(day, domain, built.report_id, built.file_name, rua, now);
+    }
+    ++r.reports;
+  }
+  r.without_record += gate.skipped_total;
+  r.lookups_pending += gate.pending.size();
+  r.lookups_given_up += gate.gave_up.size();
+  for (const auto& p : gate.pending)
+    out << p.domain << ": report of " << tlsrpt::day_string(day)
+        << " waits: record lookup failed temporarily (" << one_line(p.detail) << "), retry at "
+        << tlsrpt::rfc3339_utc(p.next_attempt) << "\n";
+  for (const auto& p : gate.gave_up)
+    out << p.domain << ": no report of " << tlsrpt::day_string(day)
+        << ": record lookup failed temporarily since " << tlsrpt::rfc3339_utc(p.first_checked) << " ("
+        << one_line(p.detail) << "), given up\n";
+}
+
+DayDelivery Deliverer::plan_day(std::int64_t day, std::ostream& out, bool deliver, RetryFailed retry) {
+  DayDelivery result;
+  std::vector<std::string> domains = store_.policy_domains(day);
+  const auto gate =
+      check_records(store_, transport_, day, domains, unix_now(clock_), options_.backoff, retry);
+  report_domains(day, gate, deliver, result, out);
+  out << tlsrpt::day_string(day) << ": " << result.reports << (result.reports == 1 ? " report" : " reports")
+      << " of " << domains.size() << (domains.size() == 1 ? " domain" : " domains");
+  if (const auto s = skipped_summary(gate); !s.empty()) out << ", " << s;
+  if (!gate.pending.empty()) out << ", " << gate.pending.size() << " waiting for a record lookup";
+  if (!gate.gave_up.empty()) out << ", " << gate.gave_up.size() << " given up (record lookup failed)";
+  out << "\n";
+  return result;
+}
+
+DayDelivery Deliverer::retry_lookups(std::ostream& out, bool deliver) {
+  DayDelivery result;
+  const std::int64_t now = unix_now(clock_);
+  std::map<std::int64_t, std::vector<std::string>> by_day;
+  for (auto& r : store_.due_record_lookups(now)) by_day[r.day].push_back(std::move(r.domain));
+  for (const auto& [day, domains] : by_day) {
+    const auto gate = check_records(store_, transport_, day, domains, now, options_.backoff);
+    report_domains(day, gate, deliver, result, out);
+    for (const auto& [domain, record] : gate.reportable)
+      out << domain << ": report of " << tlsrpt::day_string(day) << " built after a record lookup retry\n";
+    for (const auto& [reason, n] : gate.skipped)
+      out << tlsrpt::day_string(day) << ": record lookup retry: " << n << " without a valid record ("
+          << reason << ")\n";
   }
   return result;
 }
@@ -255,10 +343,11 @@ DayDelivery Deliverer::attempt_due(std::ostream& out, std::optional<std::int64_t
 }
 
 DayDelivery deliver_day(const Config& cfg, tlsrpt::Store& store, std::int64_t day, std::ostream& out) {
-  NetworkTransport transport(cfg);
+  const auto signer = make_dkim_signer(cfg);
+  NetworkTransport transport(cfg, signer.get());
   SystemClock clock;
   Deliverer deliverer(store, transport, clock, delivery_options(cfg));
-  auto planned = deliverer.plan_day(day, out);
+  auto planned = deliverer.plan_day(day, out, true, RetryFailed::now);
   auto r = deliverer.attempt_due(out, day);
   r.reports = planned.reports;
   return r;

@@ -44,20 +44,14 @@ void ReportJob::schedule(std::int64_t day) {
 std::int64_t ReportJob::run_due(Transport& transport, const DeliveryOptions& delivery, std::ostream& out) {
   Deliverer deliverer(store_, transport, clock_, delivery);
   if (unix_now(clock_) >= build_at_) {
-    if (options_.deliver) {
-      deliverer.plan_day(day_, out);
-    } else {
-      for (const auto& d : store_.day_aggregates(day_)) {
-        std::filesystem::create_directories(delivery.outbox);
-        tlsrpt::write_report(delivery.outbox,
-                             tlsrpt::build_report(delivery.meta, day_, d.policy_domain, d.policies));
-      }
-    }
+    deliverer.plan_day(day_, out, options_.deliver);
     store_.set_meta(last_day_key, std::to_string(day_));
     schedule(std::max(day_ + 1, unix_now(clock_) / 86400 - 1));
   }
+  deliverer.retry_lookups(out, options_.deliver);
   if (options_.deliver) deliverer.attempt_due(out);
   std::int64_t next = build_at_;
+  if (auto due = store_.next_record_lookup_time()) next = std::min(next, *due);
   if (options_.deliver) {
     if (auto due = store_.next_delivery_time()) next = std::min(next, *due);
   }

@@ -4,6 +4,8 @@
 //   - the daily build: the reports of day D are built (and their rua planned) after UTC
 //     midnight ending D plus a random delay, drawn per day uniformly from [0, max_delay] —
 //     spread over hours so that not every sender reports at 00:00 — or a fixed delay;
+//   - only domains with exactly one valid `_smtp._tls` record get a report (rptd/record_gate.h);
+//     a record lookup that failed temporarily is retried when due, with the same back-off;
 //   - the retries: every delivery due now is attempted (rptd/delivery.h: back-off, 24 h).
 // The last day built is kept in the store (meta "last-report-day"): a restart neither builds a
 // day twice nor forgets pending retries. On a first start, or after days down, the next day

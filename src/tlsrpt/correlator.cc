@@ -15,6 +15,15 @@ std::string recipient_domain(std::string_view rcpt) {
 
 }  // namespace
 
+void OwnQueueIds::add(std::string_view qid) {
+  if (!ids_.emplace(qid).second) return;
+  order_.emplace_back(qid);
+  while (order_.size() > max_) {
+    ids_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
 std::int64_t PostfixCorrelator::unix_time(const parse::SyslogTime& t, std::int64_t now) const {
   return parse::syslog_unix_time(t, now, options_.local_offset_seconds);
 }
@@ -29,6 +38,23 @@ void PostfixCorrelator::bound_state() {
     for (const auto& [pid, w] : waiting_) stats_.uncorrelated += w.size();
     waiting_.clear();
   }
+  if (held_.size() > options_.max_processes) {
+    for (const auto& [pid, h] : held_) stats_.uncorrelated += h.size();
+    held_.clear();
+  }
+}
+
+void PostfixCorrelator::release_held(std::uint32_t pid, bool own, std::vector<Outcome>& out) {
+  auto it = held_.find(pid);
+  if (it == held_.end()) return;
+  for (const auto& h : it->second) {
+    if (own) {
+      ++stats_.own_reports;
+    } else {
+      emit(h.session, h.domain, out);
+    }
+  }
+  held_.erase(it);
 }
 
 PostfixCorrelator::Session& PostfixCorrelator::fresh_session(std::uint32_t pid) {
@@ -67,6 +93,9 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
   const std::int64_t t = unix_time(ev.time, now_unix);
   switch (ev.kind) {
     case K::tls_warning: return;  // context only: the delivery line carries the outcome
+    case K::message_id:
+      if (ev.message_id.starts_with(options_.own_message_id_prefix)) own_.add(ev.queue_id);
+      return;
     case K::tlsrpt_status: {
       if (!tlsrpt_lines_seen_) {
         tlsrpt_lines_seen_ = true;
@@ -85,7 +114,14 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
         s.failure = ev.result;
         s.reason = std::string(ev.reason);
       }
-      emit(s, normalize_domain(ev.policy_domain), out);
+      // Held until the delivery line of this process says which queue id it was for.
+      auto& held = held_[ev.pid];
+      if (held.size() >= 64) {  // a process that never logs a delivery line: do not grow
+        emit(held.front().session, held.front().domain, out);
+        held.erase(held.begin());
+      }
+      held.push_back(Held{std::move(s), normalize_domain(ev.policy_domain)});
+      bound_state();
       return;
     }
     case K::tls_failure: {
@@ -149,10 +185,13 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
     }
     case K::delivery: {
       std::string domain = recipient_domain(ev.recipient);
+      const bool own = own_.contains(ev.queue_id);
       if (auto w = waiting_.find(ev.pid); w != waiting_.end()) {
         for (auto& item : w->second) {
           if (item.queue_id != ev.queue_id) {
             ++stats_.uncorrelated;  // a note whose queue id never got its delivery line
+          } else if (own) {
+            ++stats_.own_reports;
           } else if (domain.empty()) {
             ++stats_.uncorrelated;
           } else {
@@ -161,6 +200,7 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
         }
         waiting_.erase(w);
       }
+      release_held(ev.pid, own, out);
       if (tlsrpt_lines_seen_) return;
       Session* current = nullptr;
       if (auto it = sessions_.find(ev.pid); it != sessions_.end()) {
@@ -171,6 +211,18 @@ void PostfixCorrelator::feed(const parse::PostfixEvent& ev, std::int64_t now_uni
           if (!it->second.reported) ++stats_.uncorrelated;  // ended without a delivery to its peer
           sessions_.erase(it);
         }
+      }
+      if (own) {  // our own report mail: the session is not counted
+        if (current) {
+          current->reported = true;
+          ++stats_.own_reports;
+        } else if (ev.result && (!ev.ip.empty() || !ev.host.empty())) {
+          Session& s = fresh_session(ev.pid);
+          s.ip = std::string(ev.ip);
+          s.reported = true;
+          ++stats_.own_reports;
+        }
+        return;
       }
       if (domain.empty()) {
         ++stats_.uncorrelated;
@@ -218,6 +270,10 @@ void SendmailCorrelator::feed(const parse::SendmailEvent& ev, std::int64_t now_u
                               std::vector<Outcome>& out) {
   ++stats_.events;
   const std::int64_t t = parse::syslog_unix_time(ev.time, now_unix, options_.local_offset_seconds);
+  if (ev.kind == parse::SendmailEventKind::queued) {
+    if (ev.message_id.starts_with(options_.own_message_id_prefix)) own_.add(ev.queue_id);
+    return;
+  }
   if (ev.kind == parse::SendmailEventKind::starttls_client) {
     auto& s = sessions_[ev.pid];
     if (!s.reported && !s.host.empty()) ++stats_.uncorrelated;
@@ -248,6 +304,11 @@ void SendmailCorrelator::feed(const parse::SendmailEvent& ev, std::int64_t now_u
   if (!s.host.empty() && !relay.empty() && relay != s.host) {
     ++stats_.uncorrelated;
     sessions_.erase(it);
+    return;
+  }
+  if (own_.contains(ev.queue_id)) {  // our own report mail: the session is not counted
+    s.reported = true;
+    ++stats_.own_reports;
     return;
   }
   std::string domain = normalize_domain(ev.first_recipient_domain);

@@ -13,6 +13,11 @@
 
 namespace tlsfence::tlsrpt {
 
+// Every report mail the sidecar sends has a Message-ID "<tlsfence-report.HASH.TIME@SUBMITTER>":
+// the log correlators recognise their own report mail by it and do not count the sessions that
+// delivered it (no report loops).
+inline constexpr std::string_view own_message_id_prefix = "tlsfence-report.";
+
 // The policy of RFC 8460 §4.4 ("policy" object of a report).
 struct ReportPolicy {
   TlsrptPolicyType type = TlsrptPolicyType::no_policy_found;

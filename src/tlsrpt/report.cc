@@ -303,7 +303,8 @@ std::string report_mail(const ReportMeta& meta, const BuiltReport& report, const
   const std::string id_hash = hex16(fnv1a(report.report_id));
   const std::string boundary = env.boundary.empty() ? "tlsrpt-" + id_hash : env.boundary;
   const std::string message_id = env.message_id.empty()
-                                     ? id_hash + "." + std::to_string(env.date_unix) + "@" + meta.submitter
+                                     ? std::string(own_message_id_prefix) + id_hash + "." +
+                                           std::to_string(env.date_unix) + "@" + meta.submitter
                                      : env.message_id;
   std::string to;
   for (const auto& a : env.to) to += (to.empty() ? "" : ", ") + a;

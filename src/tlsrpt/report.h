@@ -63,7 +63,7 @@ struct MailEnvelope {
   std::string from;             // e.g. "tlsrpt-noreply@mail.sender.example"
   std::vector<std::string> to;  // decoded mailto: addresses
   std::int64_t date_unix = 0;
-  std::string message_id;  // without <>; "" → "<report_id>"-derived default
+  std::string message_id;  // without <>; "" → "tlsfence-report.HASH.TIME@SUBMITTER" (outcome.h)
   std::string boundary;    // "" → derived from the report id
 };
 

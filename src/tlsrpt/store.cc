@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "tlsrpt/sqlite_util.h"
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"  // g++ 12 false positive in nlohmann (GCC bug 105329)
 #endif
@@ -15,8 +17,11 @@
 namespace tlsfence::tlsrpt {
 namespace {
 
-// 1: outcomes, positions, rejected input. 2: + delivery, delivery_attempt.
-constexpr int schema_version = 2;
+using sql::Stmt;
+using sql::Transaction;
+
+// 1: outcomes, positions, rejected input. 2: + delivery, delivery_attempt. 3: + record_lookup.
+constexpr int schema_version = 3;
 
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,54 +80,20 @@ CREATE TABLE IF NOT EXISTS delivery_attempt(
 CREATE INDEX IF NOT EXISTS delivery_attempt_of ON delivery_attempt(delivery_id, id);
 )sql";
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw StoreError(std::string("tlsrpt store: prepare: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::string_view v) {
-    check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind_blob(int i, std::string_view v) {
-    check(sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  // true: a row is available; false: done.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw StoreError(std::string("tlsrpt store: ") + sqlite3_errmsg(db_));
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
-  bool null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
-    int n = sqlite3_column_bytes(stmt_, col);
-    return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
-  }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) throw StoreError(std::string("tlsrpt store: bind: ") + sqlite3_errmsg(db_));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+// Schema 3 (also run on schema 1 and 2 files): the _smtp._tls lookup of each (day, domain).
+constexpr const char* record_lookup_sql = R"sql(
+CREATE TABLE IF NOT EXISTS record_lookup(
+  day INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  state TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  first_checked INTEGER NOT NULL,
+  checked INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL,
+  PRIMARY KEY(day, domain)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_lookup_due ON record_lookup(state, next_attempt);
+)sql";
 
 std::string json_list(const std::vector<std::string>& v) {
   return nlohmann::json(v).dump();
@@ -158,31 +129,6 @@ struct PolicyValue {
   std::map<DetailKey, DetailValue> details;
 };
 
-// Rolls back unless committed (an exception between BEGIN and COMMIT leaves nothing behind).
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { run("BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    run("COMMIT");
-    done_ = true;
-  }
-
- private:
-  void run(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      throw StoreError(std::string("tlsrpt store: ") + sql + ": " + msg);
-    }
-  }
-  sqlite3* db_;
-  bool done_ = false;
-};
-
 }  // namespace
 
 Store::Store(const std::string& path, Mode mode) {
@@ -203,8 +149,9 @@ Store::Store(const std::string& path, Mode mode) {
       exec(schema_sql);
       Stmt current(db_, "SELECT value FROM meta WHERE key='schema'");
       const std::string found = current.step() ? current.text(0) : "";
-      if (found.empty() || found == "1") {  // new file, or a schema 1 file: add the delivery tables
+      if (found.empty() || found == "1" || found == "2") {  // new file, or an older schema: add tables
         exec(delivery_sql);
+        exec(record_lookup_sql);
         Stmt version(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?1)");
         version.bind(1, std::to_string(schema_version)).step();
       }
@@ -212,8 +159,9 @@ Store::Store(const std::string& path, Mode mode) {
     }
     Stmt check(db_, "SELECT value FROM meta WHERE key='schema'");
     const std::string found = check.step() ? check.text(0) : "";
-    if (mode == Mode::read_only && found == "1") {
-      has_deliveries_ = false;
+    if (mode == Mode::read_only && (found == "1" || found == "2")) {
+      has_deliveries_ = found == "2";
+      has_record_lookups_ = false;
     } else if (found != std::to_string(schema_version)) {
       throw StoreError("tlsrpt store: " + path + ": unknown schema version " + found);
     }
@@ -441,6 +389,9 @@ std::uint64_t Store::prune(std::int64_t first_day_kept) {
   Stmt del_delivery(db_, "DELETE FROM delivery WHERE day < ?1");
   del_delivery.bind(1, first_day_kept);
   del_delivery.step();
+  Stmt del_lookup(db_, "DELETE FROM record_lookup WHERE day < ?1");
+  del_lookup.bind(1, first_day_kept);
+  del_lookup.step();
   tx.commit();
   return n;
 }

@@ -16,6 +16,11 @@
 // (time, success or failure with its detail — error text, HTTP status —, next retry time, given
 // up). A restart resumes pending deliveries from these rows. Schema 1 files are migrated on the
 // first read-write open; a read-only open of a schema 1 file shows no deliveries.
+//
+// Schema 3 adds `record_lookup`: the `_smtp._tls` TXT lookup of each (report day, policy
+// domain), so a domain is looked up once per day whatever rebuilds or restarts happen. A
+// temporary failure (SERVFAIL, timeout) is kept as `temporary` with its retry time; the caller
+// decides when to give up (store_lookups.cc).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -111,6 +116,26 @@ struct DeliveryAttempt {
   bool gave_up = false;                    // failure, no retry any more
 };
 
+// What the `_smtp._tls.<domain>` lookup of one report day found (RFC 8460 §3).
+enum class RecordState {
+  valid,      // exactly one valid record: detail is its text
+  none,       // no record, several, or a malformed one: detail says which (no report)
+  temporary,  // SERVFAIL / timeout: detail is the error; retried at next_attempt
+  gave_up,    // temporary for too long: no report for that day
+};
+std::string_view to_string(RecordState s);
+
+struct RecordLookup {
+  std::int64_t day = 0;
+  std::string domain;
+  RecordState state = RecordState::none;
+  std::string detail;
+  std::int64_t first_checked = 0;  // Unix time of the first lookup
+  std::int64_t checked = 0;        // Unix time of the latest lookup
+  std::uint64_t failures = 0;      // temporary failures so far
+  std::int64_t next_attempt = 0;   // temporary: when to look up again; else 0
+};
+
 struct PlannedRua {
   std::string rua, target;
 };
@@ -151,6 +176,13 @@ class Store {
   void record_attempt(const DeliveryAttempt& a);
   std::vector<DeliveryAttempt> attempts(std::int64_t delivery_id);
 
+  // Record lookups (store_lookups.cc). put_record_lookup() replaces the row of (day, domain).
+  std::optional<RecordLookup> record_lookup(std::int64_t day, std::string_view domain);
+  std::vector<RecordLookup> record_lookups(std::int64_t day);      // of one day, by domain
+  std::vector<RecordLookup> due_record_lookups(std::int64_t now);  // temporary, next_attempt <= now
+  std::optional<std::int64_t> next_record_lookup_time();           // earliest temporary next_attempt
+  void put_record_lookup(const RecordLookup& r);
+
   // Small persistent settings (e.g. the last day whose reports were built).
   std::optional<std::string> meta(std::string_view key);
   void set_meta(std::string_view key, std::string_view value);
@@ -164,7 +196,8 @@ class Store {
                                     std::vector<std::string>* domains_out);
   std::vector<Delivery> load_deliveries(const char* where, std::optional<std::int64_t> arg);
   sqlite3* db_ = nullptr;
-  bool has_deliveries_ = true;  // false: a schema 1 file opened read-only
+  bool has_deliveries_ = true;      // false: a schema 1 file opened read-only
+  bool has_record_lookups_ = true;  // false: a schema 1 or 2 file opened read-only
 };
 
 }  // namespace tlsfence::tlsrpt

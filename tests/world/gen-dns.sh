@@ -114,6 +114,13 @@ sts_domain() {
   local t; for t in "$@"; do echo "_mta-sts.$l TXT \"$t\""; done
 }
 
+# DKIM key record (RFC 6376 §3.6.1, s=tlsrpt: RFC 8460 §3) of the report submitter sender.test,
+# as character-strings of at most 200 bytes
+dkim_txt() {
+  printf 'v=DKIM1; k=rsa; s=tlsrpt; p=%s' "$(cat "$RUN/pki/dkim-tlsrpt.pub.b64")" | fold -w 200 \
+    | sed 's/.*/"&"/' | tr '\n' ' '
+}
+
 cat > "$K/zones/test.zone.unsigned" <<EOF
 \$ORIGIN test.
 \$TTL 300
@@ -183,10 +190,20 @@ stsid MX 10 mx1.sts.test.
 mta-sts.stsid A $WEB
 _mta-sts.stsid 1 TXT "v=STSv1; id=world1;"
 $(sts_domain stsdane mx1.dane.test.)
+$(sts_domain fleet mx1.sts.test.)
 ; ---- TLS-RPT (issue 7)
 reports MX 10 mx1.reports.test.
 mx1.reports A $MX_A
+_25._tcp.mx1.reports TLSA 3 1 1 $GOOD
+_smtp._tls.reports TXT "v=TLSRPTv1; rua=mailto:tlsrpt@reports.test"
 tlsrpt A $WEB_ODD
+; ---- TLS-RPT records that make no report (RFC 8460 §3), DKIM key of the report submitter
+rpttwo MX 10 mx1.dane.test.
+_smtp._tls.rpttwo TXT "v=TLSRPTv1; rua=mailto:tlsrpt@reports.test"
+_smtp._tls.rpttwo TXT "v=TLSRPTv1; rua=mailto:second@reports.test"
+rptbad MX 10 mx1.dane.test.
+_smtp._tls.rptbad TXT "v=TLSRPTv1; rua=ftp://reports.test/tlsrpt"
+tlsrpt._domainkey.sender TXT $(dkim_txt)
 EOF
 
 cat > "$K/zones/bogustlsa.test.zone" <<EOF

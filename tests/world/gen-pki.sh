@@ -9,6 +9,8 @@
 #   expired.{key,pem,chain.pem} mta-sts.stsexpired.test, valid only in January 2020
 #   mxexpired.{key,pem,chain.pem} postfix-in .17: mx1.stsmxexpired.test, mx1.danemxexpired.test,
 #                               valid only in January 2020
+#   dkim-tlsrpt.key, .pub.b64   RSA 2048 DKIM key of the report submitter sender.test (selector
+#                               tlsrpt, published with s=tlsrpt by gen-dns.sh; WORLD_DKIM_KEY)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 P=$RUN/pki
@@ -53,7 +55,7 @@ issue mx mx1.dane.test "$(san mx1.dane.test mx2.dane.test mx1.partial.test mx2.p
 issue wrong wrong.test "$(san wrong.test)"
 web_names=()
 for d in sts ststesting stsnone stsredirect stshtml stsbig sts404 stsmismatch stsmxexpired stsbadtxt stsid \
-         stsdane; do
+         stsdane fleet; do
   web_names+=("mta-sts.$d.test")
 done
 issue web mta-sts.sts.test "$(san "${web_names[@]}")"
@@ -99,10 +101,15 @@ EOF
 issue_expired expired mta-sts.stsexpired.test "$(san mta-sts.stsexpired.test)"
 issue_expired mxexpired mx1.stsmxexpired.test "$(san mx1.stsmxexpired.test mx1.danemxexpired.test)"
 
+# DKIM key that signs report mail in the tests (made once, kept)
+[ -s dkim-tlsrpt.key ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim-tlsrpt.key 2>/dev/null
+[ -s dkim-tlsrpt.pub.b64 ] && [ dkim-tlsrpt.pub.b64 -nt dkim-tlsrpt.key ] \
+  || openssl pkey -in dkim-tlsrpt.key -pubout -outform DER 2>/dev/null | base64 -w0 > dkim-tlsrpt.pub.b64
+
 # TLSA data: "good" = 3 1 1 of the MX key, "ca" = 2 0 1 of the CA certificate
 [ -s mx.spki-sha256 ] && [ mx.spki-sha256 -nt mx.pem ] || spki_sha256 mx.pem > mx.spki-sha256
 [ -s ca.cert-sha256 ] && [ ca.cert-sha256 -nt ca.pem ] || cert_sha256 ca.pem > ca.cert-sha256
 [ -s mx.cert-sha256 ] && [ mx.cert-sha256 -nt mx.pem ] || cert_sha256 mx.pem > mx.cert-sha256
 chmod 755 "$P"
-chmod 644 ./*.pem ./*.san ./*sha256
+chmod 644 ./*.pem ./*.san ./*sha256 ./*.b64
 chmod 600 ./*.key

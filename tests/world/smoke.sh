@@ -40,6 +40,11 @@ expect "implicit MX: implicit.test A + TLSA"             "$SECURE.*A +127.0.0.10
 expect "MTA-STS TXT: _mta-sts.sts.test secure"           "$SECURE.*v=STSv1; id=" "$(r _mta-sts.sts.test TXT)"
 expect "two STSv1 TXT records at _mta-sts.stsbadtxt.test" 'id=first.*id=second|id=second.*id=first' "$(r _mta-sts.stsbadtxt.test TXT)"
 expect "TLS-RPT TXT at _smtp._tls.sts.test"              "$SECURE.*v=TLSRPTv1; rua=mailto:tlsrpt@reports.test" "$(r _smtp._tls.sts.test TXT)"
+expect "TLS-RPT TXT at _smtp._tls.reports.test"          "$SECURE.*v=TLSRPTv1; rua=mailto:tlsrpt@reports.test" "$(r _smtp._tls.reports.test TXT)"
+expect "secure: TLSA of mx1.reports.test"                "$SECURE.*ANSWER: 2;" "$(r _25._tcp.mx1.reports.test TLSA)"
+expect "two TLSRPTv1 TXT records at _smtp._tls.rpttwo.test" "$SECURE.*ANSWER: 3;.*v=TLSRPTv1.*v=TLSRPTv1" "$(r _smtp._tls.rpttwo.test TXT)"
+expect "malformed TLS-RPT TXT at _smtp._tls.rptbad.test" "$SECURE.*rua=ftp://" "$(r _smtp._tls.rptbad.test TXT)"
+expect "DKIM key tlsrpt._domainkey.sender.test (s=tlsrpt)" "$SECURE.*v=DKIM1; k=rsa; s=tlsrpt; p=" "$(r tlsrpt._domainkey.sender.test TXT)"
 expect "outside test. is REFUSED (no egress)"            'status: REFUSED' "$(r example.com A)"
 expect "hang.test is delegated to 127.0.0.99 (knot referral)" 'NS +ns1.hang.test.*A +127.0.0.99' \
   "$(kdig @127.0.0.1 -p 5353 +norec hang.test MX | tr -s '\t\n ' '   ')"

@@ -172,6 +172,9 @@ WORLD_POSTFIX_IN_LOG=$RUN/log/postfix-in.log
 WORLD_TLSRPT_HTTPS_DIR=$RUN/tlsrpt-https
 WORLD_TLSFENCE_DIR=$RUN/tlsfence
 WORLD_SENDMAIL_PORT=$SENDMAIL_PORT
+WORLD_DKIM_KEY=$RUN/pki/dkim-tlsrpt.key
+WORLD_DKIM_SELECTOR=tlsrpt
+WORLD_DKIM_DOMAIN=sender.test
 EOF
 chmod -R a+rX "$RUN/tlsfence" "$RUN/world.env"
 step "world is up: source $RUN/world.env; stop: $HERE/down.sh"

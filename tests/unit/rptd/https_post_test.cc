@@ -116,8 +116,8 @@ struct FixedRecordTransport final : Transport {
   explicit FixedRecordTransport(const Config& cfg) : net(cfg) {}
   NetworkTransport net;
   std::string rua;
-  std::optional<parse::TlsrptRecord> record(const std::string&, std::string&) override {
-    return parse::parse_tlsrpt_record("v=TLSRPTv1; rua=" + rua).record;
+  std::vector<RecordAnswer> records(const std::vector<std::string>& domains) override {
+    return std::vector<RecordAnswer>(domains.size(), {tlsrpt::RecordState::valid, "v=TLSRPTv1; rua=" + rua});
   }
   SendResult send(const parse::TlsrptRua& r, const tlsrpt::BuiltReport& report, std::int64_t now) override {
     return net.send(r, report, now);

@@ -1,5 +1,5 @@
 // SQLite store: aggregation, positions in the same transaction, reopen, prune, concurrent reader,
-// delivery bookkeeping (schema 2) and the migration of a schema 1 file.
+// delivery bookkeeping (schema 2), record lookups (schema 3) and the migration of a schema 1 file.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -253,7 +253,7 @@ TEST_F(StoreTest, PruneDropsOldDeliveriesToo) {
 }
 
 // A file written by schema 1 (before delivery bookkeeping): a read-only open shows its data and
-// no deliveries; the first read-write open migrates it to schema 2 without losing anything.
+// no deliveries; the first read-write open migrates it to schema 3 without losing anything.
 TEST_F(StoreTest, SchemaOneFileIsMigrated) {
   {
     Store s(path_);
@@ -278,7 +278,11 @@ TEST_F(StoreTest, SchemaOneFileIsMigrated) {
     ASSERT_EQ(r.summary().size(), 1u);
   }
   Store s(path_);
-  EXPECT_EQ(s.meta("schema"), "2");
+  EXPECT_EQ(s.meta("schema"), "3");  // schema 3 adds record_lookup
+  EXPECT_FALSE(s.record_lookup(200, "old.example"));
+  s.put_record_lookup(
+      {200, "old.example", RecordState::valid, "v=TLSRPTv1; rua=mailto:r@old.example", 1, 1, 0, 0});
+  EXPECT_EQ(s.record_lookup(200, "old.example")->state, RecordState::valid);
   ASSERT_EQ(s.summary().size(), 1u);
   EXPECT_EQ(s.summary()[0].successful_sessions, 1u);
   EXPECT_EQ(s.summary()[0].failed_sessions, 1u);
