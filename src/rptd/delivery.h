@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "parse/tlsrpt_record.h"
-#include "tlsfence/dns_source.h"
+#include "policy/dns_source.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
 #include "tlsrpt/report.h"
