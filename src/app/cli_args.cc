@@ -128,6 +128,11 @@ CliCommand parse_cli_args(const std::vector<std::string>& args) {
     c.args = rest;
     return c;
   }
+  if (c.name == "db") {
+    if (rest.size() != 1 || rest[0] != "status") return usage(c, "expects status");
+    c.args = rest;
+    return c;
+  }
   if (c.name == "report") return report(c, rest);
   std::string name = c.name;
   c.name.clear();

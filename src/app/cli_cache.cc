@@ -3,7 +3,8 @@
 // list     reads cache.db read-only (safe while tlsfenced writes it): every decision with its
 //          socketmap answer and expiry, and the MTA-STS policies kept for RFC 8461 §5.1.
 // flush    deletes the decision and MTA-STS policy of DOMAIN (or everything) from cache.db and,
-//          when a tlsfenced runs on that file, from its memory too (store/control.h).
+//          when a tlsfenced runs on that file, from its memory too (store/control.h). With
+//          [fleet] postgresql also from the fleet database and every host's memory (cli_db.cc).
 // refresh  resolves DOMAIN (or every cached domain) afresh now. With a running tlsfenced the
 //          daemon does it (its memory and cache.db); without one, in process into cache.db.
 //          Like any resolution, a failure keeps a still-valid earlier policy (stale-on-failure,
@@ -147,6 +148,10 @@ int cache_flush(const Config& cfg, const std::string& only) {
   if (failed) return 2;
   const std::string what = only.empty() ? std::string("every domain") : only;
   std::cout << "flushed " << what << " from " << cfg.cache.db << "\n";
+  // [fleet]: the stored rows of every host, and every host's memory (NOTIFY).
+  if (!cfg.fleet.postgresql.empty()) {
+    if (const int fleet_status = fleet_cache_flush(cfg, only); fleet_status != 0) return fleet_status;
+  }
   int status = 0;
   const std::string result = ask_daemon(cfg, "flush", only, kFlushWait, status);
   if (status == -1) {

@@ -22,5 +22,10 @@ int cli_check(const tlsfence::Config&, bool json, const std::string& domain);
 //   {"ingest", "--postfix-log", FILE} or {"ingest", "--sendmail-log", FILE}
 //   {"build", "--day", "YYYY-MM-DD"} or {"build", "--day", "YYYY-MM-DD", "--out", DIR}
 int cli_report(const tlsfence::Config&, const std::vector<std::string>& args);
+// tlsfence db status — the fleet database ([fleet] postgresql): schema version, hosts seen.
+int cli_db(const tlsfence::Config&, const std::vector<std::string>& args);
+// `tlsfence cache flush [DOMAIN]` on the fleet database ("" = all): delete the stored rows and
+// NOTIFY every host. Prints what it did; returns 0, or 2 with the reason on stderr. (cli_db.cc)
+int fleet_cache_flush(const tlsfence::Config&, const std::string& domain);
 
 }  // namespace tlsfence

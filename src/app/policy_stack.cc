@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "app/fleet_link.h"
 #include "dns/unbound_resolver.h"
 #include "https/sts_https_fetcher.h"
 #include "store/cache_reader.h"
@@ -51,12 +52,14 @@ std::size_t restore_read_only(const std::string& path, policy::PolicyCache& cach
 }  // namespace
 
 Task<std::vector<PolicyDecision>> PolicyStack::refresh(std::vector<std::string> domains) {
+  const std::string only = domains.size() == 1 ? domains.front() : std::string();
   if (domains.empty())
     for (const auto& e : cache_->list()) domains.push_back(e.domain);
   std::vector<PolicyDecision> out;
   for (const auto& d : domains) {
     out.push_back(co_await service_->refresh(d));
   }
+  if (fleet_) fleet_->refreshed(only);  // after the refreshed rows' writes (one queue, in order)
   co_return out;
 }
 
@@ -95,8 +98,13 @@ PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile m
         },
         clock_);
   }
+  policy::CachePersistence* persistence = db_.get();
+  if (!config.fleet.postgresql.empty()) {
+    fleet_ = std::make_unique<FleetLink>(io, config, clock_, db_.get(), mode == CacheFile::read_only);
+    persistence = fleet_->persistence();
+  }
   cache_ = std::make_unique<policy::PolicyCache>(io.get_executor(), clock_,
-                                                 policy::CacheOptions::from(config.cache), db_.get());
+                                                 policy::CacheOptions::from(config.cache), persistence);
   if (db_) {
     loaded_ = db_->load_into(*cache_);
   } else {
@@ -104,6 +112,7 @@ PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile m
   }
   service_ = std::make_unique<policy::PolicyService>(service_options(config), *dns_, *fetcher_, *cache_,
                                                      clock_, cache_.get());
+  if (fleet_) fleet_->attach(*cache_, *service_);
 }
 
 void PolicyStack::reconfigure(const Config& config) {

@@ -21,6 +21,8 @@ class UnboundResolver;
 
 namespace tlsfence {
 
+class FleetLink;
+
 class PolicyStack {
  public:
   enum class CacheFile {
@@ -42,6 +44,8 @@ class PolicyStack {
   // Files the stack writes while running (cache.db and its WAL/SHM, the trust-anchor copy
   // libunbound updates): a daemon started as root hands them to daemon.user before the drop.
   std::vector<std::string> state_files() const;
+  // [fleet] postgresql set: the fleet link (app/fleet_link.h; read-only for a read_only stack).
+  FleetLink* fleet() { return fleet_.get(); }
 
   // A SIGHUP reload: applies the new [local] override rules and [socketmap] enforce-testing
   // to the PolicyService (on the io thread). Throws policy::OverrideError naming a bad rule,
@@ -53,6 +57,7 @@ class PolicyStack {
   std::unique_ptr<dns::UnboundResolver> dns_;
   std::unique_ptr<StsFetcher> fetcher_;
   std::unique_ptr<store::CacheDb> db_;
+  std::unique_ptr<FleetLink> fleet_;  // before cache_: the cache writes through it
   std::unique_ptr<policy::PolicyCache> cache_;
   std::unique_ptr<policy::PolicyService> service_;
   std::size_t loaded_ = 0;

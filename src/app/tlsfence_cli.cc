@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     if (cmd.name == "check") return cli_check(cfg, cmd.json, cmd.args.at(0));
     if (cmd.name == "cache") return cli_cache(cfg, cmd.args);
     if (cmd.name == "report") return cli_report(cfg, cmd.args);
+    if (cmd.name == "db") return cli_db(cfg, cmd.args);
   } catch (const std::exception& e) {
     std::cerr << "tlsfence: " << cmd.name << ": " << e.what() << "\n";
     return 1;

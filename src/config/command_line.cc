@@ -67,6 +67,7 @@ std::string usage(ProgramKind kind) {
              "                                   each MX, verdict (no cache); exit 0 OK or no policy,\n"
              "                                   1 TEMP or FAIL (an MX would be refused), 2 usage error\n"
              "  cache list|flush|refresh [DOMAIN]\n"
+             "  db status                        the fleet database ([fleet] postgresql): schema, hosts\n"
              "  report ingest (--postfix-log FILE | --sendmail-log FILE)\n"
              "  report build --day YYYY-MM-DD [--out DIR] [--all]\n"
              "                                   write that day's reports of the domains with one\n"

@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 #include <algorithm>
+#include <exception>
 #include <optional>
 
 #include "parse/domain.h"
@@ -100,6 +101,7 @@ Task<std::shared_ptr<const PolicyDecision>> PolicyService::decide_shared(std::st
   if (auto hit = cached_hit(hop.domain)) co_return hit;
   // Named, not a temporary inside the co_await: g++ 12 may destroy such temporaries twice.
   PolicyCache::Resolve resolver = resolver_for(hop.domain);
+  if (shared_ != nullptr) resolver = [this, domain = hop.domain]() { return resolve_miss(domain); };
   PolicyDecision d = co_await cache_->get_or_resolve(hop.domain, std::move(resolver));
   co_return std::make_shared<const PolicyDecision>(std::move(d));
 }
@@ -111,6 +113,29 @@ Task<PolicyDecision> PolicyService::refresh(std::string next_hop) {
   // A named Resolve, not a temporary inside the co_await: g++ 12 destroys such temporaries twice.
   PolicyCache::Resolve resolver = resolver_for(hop.domain);
   co_return co_await cache_->refresh_now(hop.domain, std::move(resolver));
+}
+
+Task<PolicyDecision> PolicyService::resolve_miss(std::string domain) {
+  SharedClaim claim = co_await shared_->claim(domain);
+  if (claim.sts) {
+    // The fleet's MTA-STS policy (RFC 8461 §5.1) unless this host holds a newer one: a re-check
+    // whose TXT id is unchanged then needs no fetch.
+    const std::optional<CachedSts> mine = cache_->get_sts(domain);
+    if (!mine || mine->fetched_at < claim.sts->fetched_at) cache_->restore_sts(domain, std::move(*claim.sts));
+  }
+  if (claim.decision) co_return std::move(*claim.decision);
+  if (claim.stale && !cache_->info(domain))
+    cache_->restore(std::move(*claim.stale), claim.stale_expires_at, claim.stale_valid_until);
+  std::exception_ptr failed;
+  PolicyDecision d;
+  try {
+    d = co_await resolve(domain);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (claim.leader) shared_->resolved(domain);  // the lease is released even after a throw
+  if (failed) std::rethrow_exception(failed);
+  co_return d;
 }
 
 Task<PolicyDecision> PolicyService::resolve(std::string domain) {

@@ -18,6 +18,7 @@
 #include "policy/dns_source.h"
 #include "policy/lookup.h"
 #include "policy/overrides.h"
+#include "policy/shared_store.h"
 #include "policy/sts_fetcher.h"
 #include "tlsfence/clock.h"
 #include "tlsfence/config.h"
@@ -63,8 +64,14 @@ class PolicyService final : public PolicyLookup {
   // Resolve a normalised domain without the cache: override → DANE → MTA-STS → none.
   Task<PolicyDecision> resolve(std::string domain);
 
+  // Fleet mode: a memory miss asks `shared` (may be null: off) before resolving (shared_store.h).
+  // Refreshes (proactive or `tlsfence cache refresh`) resolve here, and write the result behind.
+  void set_shared(SharedStore* shared) { shared_ = shared; }
+
  private:
   PolicyCache::Resolve resolver_for(std::string domain);  // resolve(domain), for the cache
+  // A miss: the fleet's answer when it has one (shared_), else resolve(domain).
+  Task<PolicyDecision> resolve_miss(std::string domain);
   // A fresh cached decision for a normalised domain (a use: may start a refresh), logged.
   std::shared_ptr<const PolicyDecision> cached_hit(std::string_view domain);
 
@@ -75,6 +82,7 @@ class PolicyService final : public PolicyLookup {
   StsStore& sts_store_;
   const Clock& clock_;
   PolicyCache* cache_;
+  SharedStore* shared_ = nullptr;
 };
 
 }  // namespace tlsfence::policy

@@ -29,6 +29,7 @@ policy stsmxexpired.test enforce mx1.stsmxexpired.test
 policy stsbadtxt.test enforce mx1.sts.test
 policy stsid.test enforce mx1.sts.test
 policy stsdane.test enforce mx1.dane.test
+policy fleet.test enforce mx1.sts.test
 # stsbig: a valid policy padded with extension lines to 70 KiB (limit is 64 KiB)
 big=$W/mta-sts.stsbig.test/.well-known/mta-sts.txt
 pad=$(printf '%01000d' 0)
@@ -44,6 +45,7 @@ server() { # server HOST CERTNAME KIND
     html)     loc="default_type \"text/html\";" ;;
     redirect) loc="return 301 https://mta-sts.sts.test/.well-known/mta-sts.txt;" ;;
     missing)  loc="return 404;" ;;
+    counted)  loc="default_type \"text/plain\"; access_log $RUN/log/nginx-fleet.log fleet;" ;;
   esac
   cat <<EOF
     server {
@@ -67,6 +69,7 @@ error_log $RUN/log/nginx-error.log info;
 events { worker_connections 128; }
 http {
     access_log $RUN/log/nginx-access.log;
+    log_format fleet '\$host \$status \$request_uri';
     client_body_temp_path $N/tmp/body;
     proxy_temp_path       $N/tmp/proxy;
     fastcgi_temp_path     $N/tmp/fastcgi;
@@ -90,6 +93,7 @@ EOF
   server mta-sts.stshtml.test web html
   server mta-sts.stsredirect.test web redirect
   server mta-sts.sts404.test web missing
+  server mta-sts.fleet.test web counted   # fetches counted in log/nginx-fleet.log (fleet tests)
   server mta-sts.stswrongcert.test wrong plain
   server mta-sts.stsexpired.test expired plain
   echo "}"
