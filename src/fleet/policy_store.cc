@@ -288,31 +288,19 @@ std::size_t PgPolicyStore::waiting() const {
 
 std::vector<Statement> flush_statements(const std::string& domain, const std::string& from_host) {
   if (domain.empty())
-    return {{"DELETE FROM tlsfence_policy_decisions", {}},
-            {"DELETE FROM tlsfence_sts_policies", {}},
-            {"SELECT pg_notify($1, $2)", {std::string(kControlChannel), "flush " + from_host + " *"}}};
+    return {
+        {"DELETE FROM tlsfence_policy_decisions", {}},
+        {"DELETE FROM tlsfence_sts_policies", {}},
+        {"SELECT pg_notify($1, $2)", {std::string(kControlChannel), format_control("flush", from_host, "")}}};
   return {{"DELETE FROM tlsfence_policy_decisions WHERE domain = $1", {domain}},
           {"DELETE FROM tlsfence_sts_policies WHERE domain = $1", {domain}},
-          {"SELECT pg_notify($1, $2)", {std::string(kControlChannel), "flush " + from_host + " " + domain}}};
+          {"SELECT pg_notify($1, $2)",
+           {std::string(kControlChannel), format_control("flush", from_host, domain)}}};
 }
 
 std::vector<Statement> refreshed_statements(const std::string& domain, const std::string& from_host) {
   return {{"SELECT pg_notify($1, $2)",
-           {std::string(kControlChannel), "refreshed " + from_host + " " + (domain.empty() ? "*" : domain)}}};
-}
-
-ControlMessage parse_control(const std::string& payload) {
-  ControlMessage m;
-  const auto a = payload.find(' ');
-  const auto b = a == std::string::npos ? a : payload.find(' ', a + 1);
-  if (b == std::string::npos || payload.find(' ', b + 1) != std::string::npos) return m;
-  m.op = payload.substr(0, a);
-  m.host = payload.substr(a + 1, b - a - 1);
-  m.domain = payload.substr(b + 1);
-  if ((m.op != "flush" && m.op != "refreshed") || m.host.empty() || m.domain.empty()) return m;
-  if (m.domain == "*") m.domain.clear();
-  m.ok = true;
-  return m;
+           {std::string(kControlChannel), format_control("refreshed", from_host, domain)}}};
 }
 
 }  // namespace tlsfence::fleet

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "fleet/client.h"
+#include "fleet/control.h"
 #include "policy/cache.h"
 #include "policy/shared_store.h"
 #include "tlsfence/clock.h"
@@ -88,11 +89,5 @@ std::vector<Statement> flush_statements(const std::string& domain, const std::st
 // After a refresh this host wrote: NOTIFY the other hosts to forget their memory of DOMAIN
 // ("" = all) so their next lookup reads the refreshed row.
 std::vector<Statement> refreshed_statements(const std::string& domain, const std::string& from_host);
-// A tlsfence_control payload: "flush HOST DOMAIN|*" / "refreshed HOST DOMAIN|*".
-struct ControlMessage {
-  std::string op, host, domain;  // domain "" = all
-  bool ok = false;
-};
-ControlMessage parse_control(const std::string& payload);
 
 }  // namespace tlsfence::fleet
