@@ -96,6 +96,11 @@ struct Config {
     std::string dkim_domain;               // d=; empty: submitter
   } tlsrpt;
 
+  // [metrics] — Prometheus /metrics and /healthz over HTTP, one listener per program.
+  struct Metrics {
+    std::string listen;  // unix:/PATH or inet:HOST:PORT; empty: off
+  } metrics;
+
   // [fleet] — several hosts sharing one PostgreSQL (src/fleet). Empty postgresql: this host alone.
   struct Fleet {
     std::string postgresql;  // libpq connection string (checked by PQconninfoParse)

@@ -237,9 +237,9 @@ std::string check_fleet_host(Config& c, std::string_view v) {
   return {};
 }
 
-constexpr std::array<std::string_view, 11> kSections = {"daemon",    "socketmap", "policy", "milter",
-                                                        "reception", "local",     "cache",  "dns",
-                                                        "mta-sts",   "tlsrpt",    "fleet"};
+constexpr std::array<std::string_view, 12> kSections = {
+    "daemon", "socketmap", "policy", "milter", "reception", "local", "cache", "dns", "mta-sts", "tlsrpt", "fleet",
+    "metrics"};
 
 std::vector<KeyInfo> build_schema() {
   using LT = LogTarget;
@@ -388,15 +388,30 @@ std::vector<KeyInfo> build_schema() {
       check_conninfo);
   add("fleet.host", "", "this host's name in the fleet's shared tables; empty: the system host name",
       check_fleet_host);
+  // [metrics]
+  add("metrics.listen", "",
+      "unix:/PATH or inet:HOST:PORT ([IPv6] in brackets) serving Prometheus /metrics and /healthz over "
+      "HTTP, each program its own address; empty (the default): off; read at start (a reload, SIGHUP, "
+      "does not apply a change: restart)",
+      [](Config& c, std::string_view v) -> std::string {
+        if (v.empty()) {
+          c.metrics.listen.clear();
+          return {};
+        }
+        if (has_control(v)) return quoted(v) + " contains a control character";
+        if (std::string why = check_listen(v); !why.empty()) return quoted(v) + ": " + why;
+        c.metrics.listen = std::string(v);
+        return {};
+      });
   return k;
 }
 
 // The keys a running tlsfenced applies at a reload (the "policy" service's reload hook in
 // app/tlsfenced.cc and log::init in util/daemon.cc); every other key needs a restart.
 bool applied_at_reload(std::string_view name) {
-  static constexpr std::array<std::string_view, 5> keys = {"daemon.log", "daemon.log-level",
-                                                           "socketmap.tlsrpt-attributes",
-                                                           "socketmap.enforce-testing", "local.override"};
+  static constexpr std::array<std::string_view, 5> keys = {
+      "daemon.log", "daemon.log-level", "socketmap.tlsrpt-attributes", "socketmap.enforce-testing",
+      "local.override"};
   if (name.starts_with("reception.")) return true;
   return std::find(keys.begin(), keys.end(), name) != keys.end();
 }

@@ -305,7 +305,18 @@ void CacheDb::purge_expired() {
                       .c_str());
 }
 
+std::string CacheDb::last_error() const {
+  if (healthy_) return {};
+  std::lock_guard lock(error_mutex_);
+  return last_error_;
+}
+
 void CacheDb::note_failure(const char* what, int code, const std::string& detail) {
+  {
+    std::lock_guard lock(error_mutex_);
+    last_error_ = std::string("cannot ") + what + " " + path_ + ": " + detail;
+  }
+  ++write_errors_;
   healthy_ = false;
   if (logged_errors_.insert(code & 0xff).second && log_)
     log_(std::string("cache.db: cannot ") + what + " " + path_ + ": " + detail +

@@ -64,7 +64,9 @@ class CacheDb final : public policy::CachePersistence {
   // Blocks until every write queued before the call has been attempted (tests, shutdown).
   // Returns true when they were all committed.
   bool sync();
-  bool healthy() const { return healthy_; }  // last write attempt succeeded
+  bool healthy() const { return healthy_; }                     // last write attempt succeeded
+  std::uint64_t write_errors() const { return write_errors_; }  // failed write attempts so far
+  std::string last_error() const;  // why the last failed attempt failed ("" when healthy)
   std::size_t pending() const;
   std::uint64_t dropped() const { return dropped_; }
   const std::string& path() const { return path_; }
@@ -115,6 +117,9 @@ class CacheDb final : public policy::CachePersistence {
   bool stop_ = false;
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+  mutable std::mutex error_mutex_;  // last_error_: writer thread and the health check
+  std::string last_error_;
   std::thread writer_;
 };
 

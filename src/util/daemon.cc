@@ -71,7 +71,7 @@ void Daemon::open_and_drop() {
   }
 }
 
-Task<void> Daemon::accept_loop(Listener& listener, const Door& door) {
+Task<void> Daemon::accept_loop(Listener& listener, const Door& door, std::size_t index) {
   for (;;) {
     boost::system::error_code ec;
     StreamSocket socket =
@@ -80,10 +80,12 @@ Task<void> Daemon::accept_loop(Listener& listener, const Door& door) {
     if (ec) {
       // EMFILE and friends: back off briefly instead of spinning.
       log::warning("accept failed", {{"door", door.name}, {"error", ec.message()}});
+      accept_errors_[index] = ec.message();
       asio::steady_timer pause(io_, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    accept_errors_[index].clear();
     if (!door.handler) {
       log::info("door not enabled", {{"door", door.name}});
       boost::system::error_code ignored;
@@ -105,8 +107,9 @@ Task<void> Daemon::accept_loop(Listener& listener, const Door& door) {
 }
 
 void Daemon::start_accepting() {
-  for (auto& [listener, index] : listeners_) {
-    asio::co_spawn(io_, accept_loop(*listener, doors_[index]), asio::detached);
+  accept_errors_.assign(listeners_.size(), std::string());
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    asio::co_spawn(io_, accept_loop(*listeners_[i].first, doors_[listeners_[i].second], i), asio::detached);
   }
 }
 
@@ -128,7 +131,7 @@ void Daemon::reload() {
   try {
     auto fresh = std::make_shared<const Config>(reloader_());
     if (fresh->socketmap.listen != old->socketmap.listen || fresh->policy.listen != old->policy.listen ||
-        fresh->milter.listen != old->milter.listen) {
+        fresh->milter.listen != old->milter.listen || fresh->metrics.listen != old->metrics.listen) {
       log::warning("listen addresses change only after a restart");
     }
     if (fresh->daemon.user != old->daemon.user) log::warning("daemon.user changes only after a restart");
@@ -140,8 +143,10 @@ void Daemon::reload() {
     for (Service& s : services_) {
       if (s.reload) s.reload(fresh);
     }
+    ++reloads_.ok;
     log::info("configuration reloaded", {{"file", fresh->source_file}});
   } catch (const std::exception& e) {
+    ++reloads_.refused;
     log::error("configuration reload refused, keeping the old one", {{"error", e.what()}});
   }
   sd_notify(0, "READY=1");
@@ -163,6 +168,20 @@ void Daemon::stop(std::string_view why) {
   boost::system::error_code ignored;
   if (signals_) signals_->set.cancel(ignored);
   io_.stop();
+}
+
+std::vector<std::string> Daemon::door_problems() const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    const auto& [listener, door] = listeners_[i];
+    std::string why = listener->problem();
+    if (why.empty() && i < accept_errors_.size() && !accept_errors_[i].empty())
+      why = "cannot accept: " + accept_errors_[i];
+    if (!why.empty())
+      out.push_back("door " + doors_[door].name + " not listening on " + to_string(listener->spec()) + ": " +
+                    why);
+  }
+  return out;
 }
 
 void Daemon::request_stop() {

@@ -26,6 +26,7 @@
 // the ConfigError's message, which names the key) and the old one kept. Listen addresses and
 // daemon.user take effect only after a restart (a warning says so); everything else — and the
 // log settings — at once. Code reads the current config with config() (thread-safe snapshot).
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,14 @@ class Daemon {
   // Stops the loop as SIGTERM would. Thread-safe.
   void request_stop();
 
+  // Health of the front doors, on the io thread: one line per listener that no longer takes
+  // connections (closed, unix socket file gone or replaced, the last accept failed).
+  std::vector<std::string> door_problems() const;
+  struct ReloadStats {
+    std::uint64_t ok = 0, refused = 0;
+  };
+  ReloadStats reload_stats() const { return reloads_; }  // on the io thread
+
  private:
   struct Door {
     std::string name;
@@ -89,7 +98,7 @@ class Daemon {
   void wait_for_signal();
   void reload();
   void stop(std::string_view why);
-  Task<void> accept_loop(Listener& listener, const Door& door);
+  Task<void> accept_loop(Listener& listener, const Door& door, std::size_t index);
 
   std::string program_;
   Reloader reloader_;
@@ -102,6 +111,8 @@ class Daemon {
   struct Signals;
   std::unique_ptr<Signals> signals_;
   bool stopping_ = false;
+  ReloadStats reloads_;
+  std::vector<std::string> accept_errors_;  // per listener: the last accept's error, "" when it worked
 };
 
 }  // namespace tlsfence

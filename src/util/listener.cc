@@ -112,4 +112,13 @@ void Listener::chown_to(uid_t uid, gid_t gid) {
   }
 }
 
+std::string Listener::problem() const {
+  if (!acceptor_.is_open()) return "closed";
+  if (spec_.kind != ListenSpec::Kind::unix_socket) return {};
+  struct stat st {};
+  if (::lstat(spec_.path.c_str(), &st) != 0) return "socket file " + spec_.path + " is gone";
+  if (st.st_dev != dev_ || st.st_ino != ino_) return "socket file " + spec_.path + " was replaced";
+  return {};
+}
+
 }  // namespace tlsfence

@@ -45,6 +45,9 @@ class Listener {
   // No-op for inet listeners. Throws ListenError.
   void chown_to(uid_t uid, gid_t gid);
   void close();
+  // Why this listener no longer takes connections ("" while it does): closed, or its unix
+  // socket file removed or replaced by another file (clients can no longer reach it).
+  std::string problem() const;
 
  private:
   ListenSpec spec_;

@@ -45,6 +45,13 @@ PolicydDoor::PolicydDoor(PolicyLookup& lookup, const Config::Reception& receptio
 PolicydDoor::PolicydDoor(PolicyLookup& lookup, policy::ReceptionOptions options, policy::ForcedTls forced)
     : lookup_(lookup), options_(std::move(options)), forced_(std::move(forced)) {}
 
+ActionKind action_kind(std::string_view action) {
+  if (action.starts_with("DUNNO")) return ActionKind::dunno;
+  if (action.starts_with("FILTER")) return ActionKind::filter;
+  if (action.starts_with("REJECT") || action.starts_with("5")) return ActionKind::reject;
+  return ActionKind::defer;
+}
+
 DoorStats PolicydDoor::stats() const {
   DoorStats s;
   s.connections = connections_.load();
@@ -147,6 +154,7 @@ Task<void> PolicydDoor::session(std::shared_ptr<Connection> c) {
     const std::size_t n = co_await c->socket.async_read_some(asio::buffer(buffer),
                                                              asio::redirect_error(asio::use_awaitable, ec));
     c->deadline = Clock::time_point::max();
+    const auto read_at = std::chrono::steady_clock::now();  // latency starts here
     if (ec) {
       if (c->timed_out) {
         ++idle_closed_;
@@ -163,6 +171,8 @@ Task<void> PolicydDoor::session(std::shared_ptr<Connection> c) {
       if (r.status == parse::PolicydParser::Status::error) {
         ++protocol_errors_;
         log::warning("policy request refused", {{"door", "policy"}, {"error", parse::to_string(r.error)}});
+        actions_.inc(static_cast<std::size_t>(ActionKind::defer));
+        latency_.observe(std::chrono::steady_clock::now() - read_at);
         co_await send(protocol_error_action(parse::to_string(r.error)));
         co_return;  // the stream cannot be resynchronised
       }
@@ -175,6 +185,8 @@ Task<void> PolicydDoor::session(std::shared_ptr<Connection> c) {
         log::error("policy internal error", {{"door", "policy"}, {"error", e.what()}});
         action = kInternalError;
       }
+      actions_.inc(static_cast<std::size_t>(action_kind(action)));
+      latency_.observe(std::chrono::steady_clock::now() - read_at);
       if (!co_await send(action)) co_return;
     }
   }

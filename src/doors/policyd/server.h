@@ -40,6 +40,7 @@
 #include <string>
 
 #include "async/asio.h"
+#include "metrics/metric.h"
 #include "parse/policyd_attrs.h"
 #include "policy/forced_tls.h"
 #include "policy/lookup.h"
@@ -62,6 +63,12 @@ struct DoorStats {
   std::uint64_t prefetched = 0;    // lookups started without waiting (on-dnssec-bogus = continue)
 };
 
+// The actions answered, for tlsfence_policy_requests_total{action}: DUNNO, FILTER,
+// DEFER (DEFER_IF_PERMIT and the 451 protocol/internal-error answers), REJECT.
+enum class ActionKind : std::size_t { dunno, filter, defer, reject };
+inline constexpr std::size_t kActionKinds = 4;
+ActionKind action_kind(std::string_view action);
+
 class PolicydDoor {
  public:
   // Builds the forced-TLS matcher from `reception`; throws policy::ForcedTlsError naming a
@@ -79,6 +86,9 @@ class PolicydDoor {
   Task<std::string> answer(const parse::PolicydRequest& request);
 
   DoorStats stats() const;
+  // Answers by action (index: ActionKind) and the time from reading a request to its answer.
+  const metrics::CounterArray<kActionKinds>& actions() const { return actions_; }
+  metrics::HistogramSnapshot latency() const { return latency_.snapshot(); }
   const policy::ReceptionOptions& options() const { return options_; }
   // Replaces the reception rules (a SIGHUP reload). Call on the door's executor thread; an
   // open connection keeps its idle timeout, its next request uses the new rules.
@@ -105,6 +115,8 @@ class PolicydDoor {
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::uint64_t> lookups_late_{0};
   std::atomic<std::uint64_t> prefetched_{0};
+  metrics::CounterArray<kActionKinds> actions_;
+  metrics::LatencyHistogram latency_;
 };
 
 }  // namespace tlsfence::policyd

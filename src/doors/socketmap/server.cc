@@ -20,6 +20,7 @@ struct SocketmapDoor::Connection {
   explicit Connection(Socket s, std::chrono::milliseconds idle)
       : socket(std::move(s)), timer(socket.get_executor()), idle(idle) {}
   void touch() { deadline = SteadyClock::now() + idle; }
+  void touch(SteadyClock::time_point now) { deadline = now + idle; }
 
   Socket socket;
   asio::steady_timer timer;
@@ -38,6 +39,15 @@ bool has_control_byte(std::string_view s) {
   return false;
 }
 }  // namespace
+
+AnswerKind answer_kind(std::string_view reply) {
+  switch (reply.empty() ? 'T' : reply.front()) {
+    case 'O': return AnswerKind::ok;
+    case 'N': return AnswerKind::notfound;
+    case 'P': return AnswerKind::perm;
+    default: return AnswerKind::temp;
+  }
+}
 
 SocketmapDoor::SocketmapDoor(PolicyLookup& lookup, AnswerOptions options, Limits limits)
     : lookup_(lookup), options_(options), limits_(limits) {
@@ -165,19 +175,25 @@ Task<void> SocketmapDoor::serve(Socket socket) {
         break;
       }
       decoder.commit(n);
-      if (watch) c->touch();
+      const SteadyClock::time_point read_at = SteadyClock::now();  // latency starts here
+      if (watch) c->touch(read_at);
+      auto counted = [this, read_at](std::string_view text) {
+        answers_.inc(static_cast<std::size_t>(answer_kind(text)));
+        latency_.observe(SteadyClock::now() - read_at);
+      };
       for (;;) {
         const parse::NetstringResult r = decoder.next();
         if (r.status == parse::NetstringStatus::incomplete) break;
         if (r.status == parse::NetstringStatus::error) {
           perm_.fetch_add(1, std::memory_order_relaxed);
           if (r.error == parse::NetstringError::too_long) {
-            parse::append_netstring(out, "PERM request too long");
+            reply.assign("PERM request too long");
           } else {
             reply.assign("PERM malformed netstring: ");
             reply.append(parse::to_string(r.error));
-            parse::append_netstring(out, reply);
           }
+          counted(reply);
+          parse::append_netstring(out, reply);
           log(LogLevel::warning, std::string("socketmap: bad request, answered PERM and closed: error=\"") +
                                      std::string(parse::to_string(r.error)) + "\"");
           open = false;
@@ -189,6 +205,7 @@ Task<void> SocketmapDoor::serve(Socket socket) {
           internal_errors_.fetch_add(1, std::memory_order_relaxed);
           reply.assign(kInternalError);
         }
+        counted(reply);
         parse::append_netstring(out, reply);
         if (out.size() >= limits_.write_batch) {
           co_await asio::async_write(c->socket, asio::buffer(out),

@@ -43,6 +43,7 @@
 
 #include "async/asio.h"
 #include "doors/socketmap/answer.h"
+#include "metrics/metric.h"
 #include "policy/lookup.h"
 #include "tlsfence/config.h"
 #include "tlsfence/limits.h"
@@ -69,6 +70,11 @@ struct DoorStats {
   std::uint64_t internal_errors = 0;  // answered "TEMP internal error"
 };
 
+// The kinds of answer, for the answer counters (tlsfence_socketmap_requests_total{answer}).
+enum class AnswerKind : std::size_t { ok, notfound, temp, perm };
+inline constexpr std::size_t kAnswerKinds = 4;
+AnswerKind answer_kind(std::string_view reply);
+
 // Log sink: one line per event, stable text with key=value fields. Default: discard.
 using DoorLog = std::function<void(LogLevel, std::string_view)>;
 
@@ -89,6 +95,9 @@ class SocketmapDoor {
 
   DoorStats stats() const;
   const Limits& limits() const { return limits_; }
+  // Answers by kind (index: AnswerKind) and the time from reading a request to its answer.
+  const metrics::CounterArray<kAnswerKinds>& answers() const { return answers_; }
+  metrics::HistogramSnapshot latency() const { return latency_.snapshot(); }
 
  private:
   struct Connection;
@@ -112,6 +121,8 @@ class SocketmapDoor {
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> perm_{0};
   std::atomic<std::uint64_t> internal_errors_{0};
+  metrics::CounterArray<kAnswerKinds> answers_;
+  metrics::LatencyHistogram latency_;
 };
 
 }  // namespace tlsfence::socketmap

@@ -128,8 +128,9 @@ TEST(Config, EverySchemaKeyAcceptsItsDefaultText) {
     EXPECT_EQ(k.set(c, k.default_text), "") << k.name;
   }
   // 32 INTERFACE.md keys + 4 [cache] extras + local.override + forced-tls-sasl-user/-client-network
-  // + tlsrpt.allow-private-addresses + fleet.postgresql/host + tlsrpt.dkim-key/-selector/-domain
-  EXPECT_EQ(schema().size(), 46u);
+  // + tlsrpt.allow-private-addresses + fleet.postgresql/host + metrics.listen
+  // + tlsrpt.dkim-key/-selector/-domain
+  EXPECT_EQ(schema().size(), 47u);
 }
 
 TEST(Config, ShippedSampleConfigsLoad) {

@@ -11,6 +11,8 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <future>
 #include <thread>
 
 #include "util/daemon.h"
@@ -94,6 +96,47 @@ TEST(Daemon, StartupFailureReturnsOne) {
   Daemon d2("unit", cfg, [] { return Config{}; });
   d2.add_service(Service{"svc", [] { throw std::runtime_error("cannot open"); }, {}, {}, {}});
   EXPECT_EQ(d2.run(), 1);
+}
+
+// /healthz's "door not listening": nothing while the socket file is the listener's own; the
+// door named once the file is removed or replaced by another; every door once stopped.
+TEST(Daemon, DoorProblemsNameAListenerWhoseSocketFileIsGoneOrReplaced) {
+  char tmpl[] = "/tmp/tlsfence-daemon-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto cfg = std::make_shared<Config>();
+  cfg->daemon.user = "";
+  Daemon daemon("unit", cfg, [] { return Config{}; });
+  daemon.add_door("one", {"unix:" + dir + "/one.sock"});
+  daemon.add_door("two", {"unix:" + dir + "/two.sock"});
+  std::vector<std::vector<std::string>> seen;
+  std::thread client([&] {
+    ASSERT_GE(connect_unix(dir + "/one.sock"), 0);
+    ASSERT_GE(connect_unix(dir + "/two.sock"), 0);
+    auto problems = [&] {
+      std::promise<std::vector<std::string>> p;
+      asio::post(daemon.io(), [&] { p.set_value(daemon.door_problems()); });
+      return p.get_future().get();
+    };
+    seen.push_back(problems());
+    std::filesystem::remove(dir + "/one.sock");
+    seen.push_back(problems());
+    std::filesystem::remove(dir + "/two.sock");
+    { std::ofstream(dir + "/two.sock") << "not the listener"; }
+    seen.push_back(problems());
+    daemon.request_stop();
+  });
+  EXPECT_EQ(daemon.run(), 0);
+  client.join();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_TRUE(seen[0].empty());
+  ASSERT_EQ(seen[1].size(), 1u);
+  EXPECT_EQ(seen[1][0],
+            "door one not listening on unix:" + dir + "/one.sock: socket file " + dir + "/one.sock is gone");
+  ASSERT_EQ(seen[2].size(), 2u);
+  EXPECT_EQ(seen[2][1], "door two not listening on unix:" + dir + "/two.sock: socket file " + dir +
+                            "/two.sock was replaced");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -168,6 +168,9 @@ TEST_F(PolicydDoorTest, BogusRecipientDomainPerSetting) {
         0u)
         << got;
     EXPECT_EQ(door.stats().refused, 1u);
+    EXPECT_EQ(door.actions().value(static_cast<std::size_t>(ActionKind::defer)), 1u);
+    EXPECT_EQ(door.actions().value(static_cast<std::size_t>(ActionKind::dunno)), 0u);
+    EXPECT_EQ(door.latency().count, 1u);
   }
   {
     reception_.on_dnssec_bogus = BogusAction::reject;
@@ -177,6 +180,7 @@ TEST_F(PolicydDoorTest, BogusRecipientDomainPerSetting) {
               0u)
         << got;
     EXPECT_EQ(got.substr(got.size() - 2), "\n\n");
+    EXPECT_EQ(door.actions().value(static_cast<std::size_t>(ActionKind::reject)), 1u);
   }
 }
 

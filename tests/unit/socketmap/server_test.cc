@@ -270,6 +270,12 @@ TEST_F(DoorTest, AnswersEveryKind) {
   // The connection is still fine after PERM for a malformed (but well-framed) request.
   EXPECT_EQ(c.ask("tlspolicy dane.example"), "OK dane");
   EXPECT_EQ(lookup_.keys_seen.back(), "dane.example");
+  // Every answer counted by kind (tlsfence_socketmap_requests_total) and timed once.
+  EXPECT_EQ(door_->answers().value(static_cast<std::size_t>(AnswerKind::ok)), 5u);
+  EXPECT_EQ(door_->answers().value(static_cast<std::size_t>(AnswerKind::notfound)), 2u);
+  EXPECT_EQ(door_->answers().value(static_cast<std::size_t>(AnswerKind::temp)), 1u);
+  EXPECT_EQ(door_->answers().value(static_cast<std::size_t>(AnswerKind::perm)), 4u);
+  EXPECT_EQ(door_->latency().count, 12u);
 }
 
 TEST_F(DoorTest, OptionsReachTheAnswer) {
