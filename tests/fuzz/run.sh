@@ -73,7 +73,9 @@ fuzz_one() {
 
 names=()
 running=0
-while IFS=$'\t' read -r name bin corpus dict; do
+mapfile -t targets <"$list"  # read once: a re-configure rewrites the list
+for line in "${targets[@]}"; do
+  IFS=$'\t' read -r name bin corpus dict <<<"$line"
   [ -n "$name" ] || continue
   if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then continue; fi
   [ -x "$bin" ] || { echo "run.sh: $bin not built" >&2; exit 2; }
@@ -85,7 +87,7 @@ while IFS=$'\t' read -r name bin corpus dict; do
     wait -n || true
     running=$((running - 1))
   fi
-done <"$list"
+done
 wait || true
 [ ${#names[@]} -gt 0 ] || { echo "run.sh: no target matches: ${wanted[*]}" >&2; exit 2; }
 

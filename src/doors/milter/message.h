@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "policy/forced_tls.h"
-#include "policy/reception.h"
+#include "policy/reception_rules.h"
 #include "tlsfence/policy.h"
 
 namespace tlsfence::milter {
