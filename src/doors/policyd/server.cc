@@ -13,6 +13,7 @@
 #include <exception>
 #include <memory>
 
+#include "doors/policyd/answer.h"
 #include "util/log.h"
 
 namespace tlsfence::policyd {
@@ -21,10 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kInternalError = "451 4.3.5 tlsfence: internal error";
-
-std::string protocol_error_action(std::string_view what) {
-  return "451 4.3.5 tlsfence: policy request protocol error: " + std::string(what);
-}
 
 }  // namespace
 
@@ -66,58 +63,27 @@ DoorStats PolicydDoor::stats() const {
   return s;
 }
 
+// The decisions are answer.h's; here the lookup and the counters.
 Task<std::string> PolicydDoor::answer(const parse::PolicydRequest& request) {
-  const std::string_view kind = request.get("request");
-  if (kind != "smtpd_access_policy") {
+  const RequestPlan plan = plan_request(request, options_);
+  if (!plan.error.empty()) {
     ++protocol_errors_;
-    co_return protocol_error_action(kind.empty() ? "no request attribute" : "unknown request type");
+    co_return plan.error;
   }
-  const std::string_view recipient = request.get("recipient");
-
   std::optional<PolicyDecision> decision;
-  const std::string key = policy::recipient_lookup_key(recipient);
-  if (!key.empty()) {
-    if (options_.on_dnssec_bogus == BogusAction::continue_) {
-      // The decision cannot change the answer: start the lookup (it warms the cache for
-      // delivery) and answer at once.
+  if (!plan.key.empty()) {
+    if (!plan.wait) {
       ++prefetched_;
-      policy::prefetch(lookup_, key, co_await asio::this_coro::executor);
+      policy::prefetch(lookup_, plan.key, co_await asio::this_coro::executor);
     } else {
-      decision = co_await policy::decide_within(lookup_, key, options_.wait);
+      decision = co_await policy::decide_within(lookup_, plan.key, options_.wait);
       if (!decision) ++lookups_late_;
     }
   }
-
-  if (decision) {
-    if (auto refusal = policy::bogus_refusal(*decision, options_.on_dnssec_bogus)) {
-      ++refused_;
-      log::info("policy refused recipient", {{"door", "policy"},
-                                             {"queue_id", request.get("queue_id")},
-                                             {"recipient", recipient},
-                                             {"domain", decision->domain},
-                                             {"reason", "dnssec-bogus"},
-                                             {"action", refusal->permanent ? "reject" : "defer"}});
-      co_return (refusal->permanent ? "REJECT 5.7.5 " : "DEFER_IF_PERMIT 4.7.5 ") + refusal->text;
-    }
-  }
-
-  policy::MessageFacts facts;
-  facts.sender = std::string(request.get("sender"));
-  facts.sasl_user = std::string(request.get("sasl_username"));
-  facts.client_address = std::string(request.get("client_address"));
-  if (!recipient.empty()) facts.recipients.emplace_back(recipient);
-  const policy::ForcedBy why = forced_.why(facts);
-  if (why != policy::ForcedBy::none) {
-    ++filtered_;
-    log::info("policy forced tls", {{"door", "policy"},
-                                    {"queue_id", request.get("queue_id")},
-                                    {"sender", facts.sender},
-                                    {"recipient", recipient},
-                                    {"forced_by", policy::to_string(why)},
-                                    {"transport", options_.forced_tls_transport}});
-    co_return "FILTER " + options_.forced_tls_transport + ":";
-  }
-  co_return "DUNNO";
+  Answer a = decide_action(request, decision, options_, forced_);
+  if (a.outcome == Answer::Outcome::refused) ++refused_;
+  if (a.outcome == Answer::Outcome::filtered) ++filtered_;
+  co_return std::move(a.action);
 }
 
 Task<void> PolicydDoor::watchdog(std::shared_ptr<Connection> c) {

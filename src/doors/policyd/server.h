@@ -32,6 +32,9 @@
 // Failure: an exception while answering is caught here and answered
 // `action=451 4.3.5 tlsfence: internal error` (logged). Nothing escapes serve().
 //
+// The decisions, without I/O, are answer.h's (fuzzed by tests/fuzz/policyd_session); this
+// door frames, looks up, counts and writes.
+//
 // Threads: serve() runs on the socket's executor (single-threaded io_context or a strand).
 // The door and the PolicyLookup must outlive every serve() coroutine and every lookup it
 // started (i.e. the io_context's run).
