@@ -9,8 +9,8 @@
 #   -b BUILD  the fuzz build directory (default build/fuzz; it lists its targets in
 #             fuzz-targets.tsv: name, binary, corpus, dictionary)
 #   -r RUNS   also stop a target after RUNS executions
-#   -m        merge what each campaign found into the committed corpus (-merge=1: only inputs
-#             adding coverage are copied in; existing files stay)
+#   -m        merge what each campaign found into the committed corpus (-merge=1
+#             -use_counters=0: only inputs adding edges are copied in; existing files stay)
 #   -k DIR    keep every target's log, corpus and artifacts in DIR (default: a temporary
 #             directory, removed at the end unless something was found)
 #
@@ -66,7 +66,7 @@ fuzz_one() {
   "$bin" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
   echo "$rc" >"$dir/rc"
   if [ "$merge" = 1 ] && [ "$rc" = 0 ]; then
-    "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 ${dict:+-dict="$dict"} "$corpus" "$dir/corpus" \
+    "$bin" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 "${extra[@]}" "$corpus" "$dir/corpus" \
       >"$dir/merge.log" 2>&1 || echo "run.sh: merge of $name failed (see $dir/merge.log)" >&2
   fi
 }
