@@ -130,6 +130,7 @@ std::string report_sender(const Config& cfg) {
 }
 
 std::vector<std::string> envelope_sender_args(const std::string& command, const std::string& sender) {
+  if (sender.empty() || sender.back() == '@') return {};  // no submitter: leave it to the command
   std::istringstream in(command);
   for (std::string w; in >> w;)
     if (w.starts_with("-f")) return {};

@@ -57,7 +57,8 @@ std::string pipe_to_command(const std::string& command, const std::string& input
 
 // Report mail is sent From: and with the envelope sender tlsrpt-noreply@SUBMITTER (its
 // Message-ID starts with tlsrpt::own_message_id_prefix: the log correlators skip its sessions).
-// The envelope sender is given as `-f SENDER` unless the command has a -f of its own.
+// The envelope sender is given as `-f SENDER` unless the command has a -f of its own (or
+// [tlsrpt] submitter is empty).
 std::string report_sender(const Config& cfg);
 std::vector<std::string> envelope_sender_args(const std::string& command, const std::string& sender);
 
