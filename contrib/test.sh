@@ -10,11 +10,14 @@
 #   TLSFENCE_PRESETS="default fuzz" …           `fuzz`: the clang + libFuzzer build and a short
 #                                   campaign of every target (tests/fuzz/run.sh; seconds per
 #                                   target: TLSFENCE_FUZZ_SECONDS, default 20)
+#   `package`: the Debian package built with dpkg-buildpackage, checked by lintian, installed,
+#                                   upgraded, removed and purged in a throwaway Debian 12 root
+#                                   (ctest label package: tests/package/test_package.sh)
 #   TLSFENCE_SKIP_DEPS=1 ...        do not run contrib/install-deps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
-PRESETS=${TLSFENCE_PRESETS:-default asan fuzz}
+PRESETS=${TLSFENCE_PRESETS:-default asan fuzz package}
 t0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 
@@ -28,6 +31,15 @@ fi
 
 status=0
 for preset in $PRESETS; do
+  if [ "$preset" = package ]; then  # uses the default build tree's ctest; builds its own package
+    stamp "debian package: build, lintian, install/upgrade/remove/purge"
+    cmake --preset default >/dev/null
+    if ! ctest --preset default -L package --timeout 2400; then
+      status=1
+      stamp "debian package FAILED"
+    fi
+    continue
+  fi
   stamp "configure + build: $preset"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$JOBS"
@@ -40,7 +52,7 @@ for preset in $PRESETS; do
     continue
   fi
   stamp "ctest: $preset"
-  if ! ctest --preset "$preset" -j "$JOBS" --timeout 300; then
+  if ! ctest --preset "$preset" -j "$JOBS" --timeout 300 -LE package; then
     status=1
     stamp "ctest: $preset FAILED"
   fi

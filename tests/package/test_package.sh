@@ -93,7 +93,7 @@ else
     DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" \
     sh -c "cd /build/src && dpkg-buildpackage -us -uc -b" > "$work/build.log" 2>&1 ||
     { tail -n 40 "$work/build.log"; die "dpkg-buildpackage failed in the Build-Depends-only root (log: $work/build.log)"; }
-  cp "$b"/build/tlsfence_* "$work/"
+  cp "$b"/build/tlsfence[_-]* "$work/"   # the package, its -dbgsym, .changes, .buildinfo
   umount -R "$b"   # before $base changes below: an overlay's lower layer must not change under it
 fi
 fi
