@@ -25,10 +25,10 @@ TEST_PKGS=(
   postfix swaks miltertest sqlite3
   python3-dkim python3-dnspython
   python3 iproute2 util-linux procps psmisc systemd libwrap0 m4
-  postgresql-15 postgresql-client-15
   groff-base
   dpkg-dev debhelper fakeroot lintian debootstrap
   prometheus
+  postgresql-15 postgresql-client-15
 )
 BENCH_PKGS=(postfix-mta-sts-resolver valgrind)
 
@@ -68,7 +68,7 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Services some packages enable for boot must not hold the test world's ports.
-for s in unbound nginx knot postfix postgresql; do
+for s in unbound nginx knot postfix postgresql prometheus; do
   $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
 done
 echo "install-deps: done"

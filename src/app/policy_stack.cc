@@ -89,7 +89,9 @@ policy::ServiceOptions service_options(const Config& config) {
 
 PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile mode) {
   dns_ = std::make_unique<dns::UnboundResolver>(io, config.dns, state_dir_of(config.cache.db));
-  fetcher_ = https::make_sts_fetcher(*dns_, https::sts_fetcher_options(config.mta_sts));
+  counted_dns_ = std::make_unique<observe::CountingDns>(*dns_);
+  fetcher_ = https::make_sts_fetcher(*counted_dns_, https::sts_fetcher_options(config.mta_sts));
+  counted_fetcher_ = std::make_unique<observe::CountingFetcher>(*fetcher_);
   if (mode == CacheFile::read_write) {
     db_ = std::make_unique<store::CacheDb>(
         config.cache.db,
@@ -110,13 +112,23 @@ PolicyStack::PolicyStack(asio::io_context& io, const Config& config, CacheFile m
   } else {
     loaded_ = restore_read_only(config.cache.db, *cache_, clock_);
   }
-  service_ = std::make_unique<policy::PolicyService>(service_options(config), *dns_, *fetcher_, *cache_,
-                                                     clock_, cache_.get());
+  service_ = std::make_unique<policy::PolicyService>(counted(service_options(config)), *counted_dns_,
+                                                     *counted_fetcher_, *cache_, clock_, cache_.get());
   if (fleet_) fleet_->attach(*cache_, *service_);
 }
 
 void PolicyStack::reconfigure(const Config& config) {
-  service_->reconfigure(service_options(config));
+  service_->reconfigure(counted(service_options(config)));
+}
+
+// Every resolution (not a cache hit) is counted before the decision's log line. The hook runs on
+// every cache hit too: log_decision is called directly, not through a second std::function.
+policy::ServiceOptions PolicyStack::counted(policy::ServiceOptions options) {
+  options.on_decision = [this](const PolicyDecision& d, bool from_cache) {
+    if (!from_cache) resolutions_.count(d);
+    log_decision(d, from_cache);
+  };
+  return options;
 }
 
 PolicyStack::~PolicyStack() = default;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/observed.h"
 #include "async/asio.h"
 #include "policy/cache.h"
 #include "policy/service.h"
@@ -52,10 +53,22 @@ class PolicyStack {
   // changing nothing. DNS, MTA-STS and cache settings change only on restart.
   void reconfigure(const Config& config);
 
+  // For the metrics listener: lookups, fetches and resolutions counted on their way, and the
+  // cache.db writer (null for the CLI's read-only stack).
+  const observe::CountingDns& dns_counts() const { return *counted_dns_; }
+  const observe::CountingFetcher& fetch_counts() const { return *counted_fetcher_; }
+  const observe::ResolutionCounts& resolution_counts() const { return resolutions_; }
+  const store::CacheDb* cache_db() const { return db_.get(); }
+
  private:
+  policy::ServiceOptions counted(policy::ServiceOptions options);
+
   SystemClock clock_;
   std::unique_ptr<dns::UnboundResolver> dns_;
+  std::unique_ptr<observe::CountingDns> counted_dns_;
   std::unique_ptr<StsFetcher> fetcher_;
+  std::unique_ptr<observe::CountingFetcher> counted_fetcher_;
+  observe::ResolutionCounts resolutions_;
   std::unique_ptr<store::CacheDb> db_;
   std::unique_ptr<FleetLink> fleet_;  // before cache_: the cache writes through it
   std::unique_ptr<policy::PolicyCache> cache_;

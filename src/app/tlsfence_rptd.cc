@@ -33,6 +33,8 @@
 #include <sstream>
 #include <variant>
 
+#include "app/metrics_listener.h"
+#include "app/rptd_metrics.h"
 #include "config/load.h"
 #include "parse/tlsrpt_datagram.h"
 #include "rptd/attribution.h"
@@ -40,6 +42,7 @@
 #include "rptd/dkim_signer.h"
 #include "rptd/follower.h"
 #include "rptd/schedule.h"
+#include "tlsrpt/counters.h"
 #include "tlsrpt/store.h"
 #include "util/daemon.h"
 #include "util/log.h"
@@ -107,12 +110,26 @@ class Collectors {
     dgram_.close(ec);
   }
 
+ // For the metrics listener (io thread).
+  std::vector<std::pair<std::string, std::uint64_t>> lines() const {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (const auto& f : followers_) {
+      const std::string source = f->source();
+      out.emplace_back(source.substr(0, source.find(':')), f->stats().lines);
+    }
+    return out;
+  }
+  tlsrpt::Store* store() const { return store_.get(); }
+  const std::string& store_error() const { return store_error_; }
+
  private:
   void tick() {
     for (auto& f : followers_) {
       try {
         f->poll();
+        store_error_.clear();
       } catch (const std::exception& e) {
+        store_error_ = e.what();
         log::error("log follower failed, retrying", {{"source", f->source()}, {"error", e.what()}});
       }
     }
@@ -179,9 +196,12 @@ class Collectors {
         log::info("datagram rejected", {{"error", error}});
         return;
       }
+      tlsrpt::counters().datagrams_accepted.inc();
       auto outcomes = tlsrpt::outcomes_from_datagram(*r.datagram, now);
       store_->add(outcomes);
+      store_error_.clear();
     } catch (const std::exception& e) {
+      store_error_ = e.what();
       log::error("datagram not stored", {{"error", e.what()}});
     }
   }
@@ -199,6 +219,7 @@ class Collectors {
   std::unique_ptr<rptd::ReportJob> job_;
   std::vector<std::unique_ptr<rptd::LogFollower>> followers_;
   bool stopped_ = false;
+  std::string store_error_;  // the last write to tlsrpt.db failed: why ("" when it worked)
 };
 
 }  // namespace
@@ -228,5 +249,10 @@ int main(int argc, char** argv) {
                              [collectors] { collectors->start(); },
                              [collectors] { collectors->stop(); },
                              {}});
+  MetricsListener metrics(daemon, "tlsfence-rptd");
+  add_rptd_metrics(metrics, RptdParts{[collectors] { return collectors->lines(); },
+                                      [collectors] { return collectors->store(); },
+                                      [collectors] { return collectors->store_error(); }, s.config->tlsrpt.socket});
+  metrics.install(s.config->metrics.listen);
   return daemon.run();
 }

@@ -25,7 +25,9 @@
 #include <thread>
 #include <variant>
 
+#include "app/metrics_listener.h"
 #include "app/policy_stack.h"
+#include "app/tlsfenced_metrics.h"
 #include "async/asio.h"
 #include "config/load.h"
 #include "doors/milter/door.h"
@@ -230,6 +232,15 @@ int main(int argc, char** argv) {
     daemon.add_service(
         milter_service(daemon, stack->service(), cfg, milter_door, std::make_shared<std::thread>()));
   }
+  MetricsListener metrics(daemon, "tlsfenced");
+  std::function<milter::MilterStats()> milter_stats = [door = native_milter.get()] { return door->stats(); };
+  if (cfg.milter.engine == MilterEngine::libmilter) {
+    milter_stats = [milter_door] { return *milter_door ? (*milter_door)->stats() : milter::MilterStats{}; };
+  }
+  add_tlsfenced_metrics(
+      metrics, TlsfencedParts{*stack, *socketmap_door, *policy_door, *native_milter, std::move(milter_stats),
+                              cfg.milter.engine == MilterEngine::native});
+  metrics.install(cfg.metrics.listen);
   daemon.add_service(state_files_service(*stack, cfg));
   daemon.add_service(
       policy_settings_service(*stack, *socketmap_door, *policy_door, *native_milter, milter_door));

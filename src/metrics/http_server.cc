@@ -45,11 +45,11 @@ void common_headers(http::response<Body>& res, const HttpResponse& r, bool keep_
 
 HttpStats HttpServer::stats() const {
   HttpStats s;
-  s.connections = connections_.load(std::memory_order_relaxed);
-  s.refused = refused_.load(std::memory_order_relaxed);
-  s.requests = requests_.load(std::memory_order_relaxed);
-  s.bad_requests = bad_.load(std::memory_order_relaxed);
-  s.timeouts = timeouts_.load(std::memory_order_relaxed);
+  s.connections = state_->connections.load(std::memory_order_relaxed);
+  s.refused = state_->refused.load(std::memory_order_relaxed);
+  s.requests = state_->requests.load(std::memory_order_relaxed);
+  s.bad_requests = state_->bad.load(std::memory_order_relaxed);
+  s.timeouts = state_->timeouts.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -68,25 +68,25 @@ Task<void> HttpServer::drain(std::shared_ptr<Connection> c) {
   }
 }
 
-Task<void> HttpServer::session(std::shared_ptr<Connection> c) {
-  beast::flat_buffer buffer(limits_.header_max + 1024);
+Task<void> HttpServer::session(std::shared_ptr<State> s, std::shared_ptr<Connection> c) {
+  beast::flat_buffer buffer(s->limits.header_max + 1024);
   boost::system::error_code ec;
   for (;;) {
     http::request_parser<http::empty_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits_.header_max));
-    c->deadline = SteadyClock::now() + limits_.request_timeout;
+    parser.header_limit(static_cast<std::uint32_t>(s->limits.header_max));
+    c->deadline = SteadyClock::now() + s->limits.request_timeout;
     co_await http::async_read(c->socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::end_of_stream || (ec && c->timed_out)) {
-      if (c->timed_out) timeouts_.fetch_add(1, std::memory_order_relaxed);
+      if (c->timed_out) s->timeouts.fetch_add(1, std::memory_order_relaxed);
       co_return;
     }
     if (ec && (ec == asio::error::connection_reset || ec == asio::error::eof ||
                ec == asio::error::bad_descriptor || ec == asio::error::operation_aborted))
       co_return;
-    requests_.fetch_add(1, std::memory_order_relaxed);
-    c->deadline = SteadyClock::now() + limits_.write_timeout;
+    s->requests.fetch_add(1, std::memory_order_relaxed);
+    c->deadline = SteadyClock::now() + s->limits.write_timeout;
     if (ec) {
-      bad_.fetch_add(1, std::memory_order_relaxed);
+      s->bad.fetch_add(1, std::memory_order_relaxed);
       http::response<http::string_body> res{http::status::bad_request, 11};
       common_headers(res, HttpResponse{400, "text/plain; charset=utf-8", {}}, false);
       res.body() = "bad request: " + ec.message() + "\n";
@@ -100,7 +100,7 @@ Task<void> HttpServer::session(std::shared_ptr<Connection> c) {
     const bool keep_alive = req.keep_alive();
     const std::string method(req.method_string());
     const std::string target(req.target());
-    const HttpResponse r = endpoint_.handle(method, target);
+    const HttpResponse r = s->endpoint.handle(method, target);
     const auto status = static_cast<http::status>(r.status);
     if (head) {
       http::response<http::empty_body> res{status, req.version()};
@@ -120,25 +120,25 @@ Task<void> HttpServer::session(std::shared_ptr<Connection> c) {
   }
 }
 
-Task<void> HttpServer::serve(asio::generic::stream_protocol::socket socket) {
-  connections_.fetch_add(1, std::memory_order_relaxed);
-  if (open_.load(std::memory_order_relaxed) >= limits_.max_connections) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
+Task<void> HttpServer::serve_on(std::shared_ptr<State> s, asio::generic::stream_protocol::socket socket) {
+  s->connections.fetch_add(1, std::memory_order_relaxed);
+  if (s->open.load(std::memory_order_relaxed) >= s->limits.max_connections) {
+    s->refused.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.close(ignored);
     co_return;
   }
-  open_.fetch_add(1, std::memory_order_relaxed);
+  s->open.fetch_add(1, std::memory_order_relaxed);
   struct OpenGuard {
     std::atomic<std::size_t>& open;
     ~OpenGuard() { open.fetch_sub(1, std::memory_order_relaxed); }
-  } guard{open_};
+  } guard{s->open};
   std::shared_ptr<Connection> c;
   try {
     c = std::make_shared<Connection>(std::move(socket));
-    c->deadline = SteadyClock::now() + limits_.request_timeout;
+    c->deadline = SteadyClock::now() + s->limits.request_timeout;
     arm_idle_timer(c);
-    co_await session(c);
+    co_await session(s, c);
   } catch (...) {  // a failing connection never takes the listener down
   }
   if (c) {

@@ -13,11 +13,15 @@
 // clients cannot hold it. Beyond Limits::max_connections open connections a new one is closed
 // at once. The doors never wait for this server: it only reads counters.
 //
-// Failure: nothing escapes serve(); the server must outlive the coroutines it started.
+// Failure: nothing escapes serve(). The counters live in a state the coroutines share, so a
+// connection still open when the program stops (a scraper's keep-alive) may outlive the
+// server object: the io_context destroys its coroutine later, which then touches only that
+// state; the Endpoint must outlive every request being answered.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "async/asio.h"
 #include "metrics/endpoint.h"
@@ -44,23 +48,30 @@ struct HttpStats {
 class HttpServer {
  public:
   explicit HttpServer(const Endpoint& endpoint, HttpLimits limits = {})
-      : endpoint_(endpoint), limits_(limits) {}
+      : state_(std::make_shared<State>(endpoint, limits)) {}
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  Task<void> serve(asio::generic::stream_protocol::socket socket);
+  Task<void> serve(asio::generic::stream_protocol::socket socket) {
+    return serve_on(state_, std::move(socket));
+  }
   HttpStats stats() const;
-  std::size_t open() const { return open_.load(std::memory_order_relaxed); }
+  std::size_t open() const { return state_->open.load(std::memory_order_relaxed); }
 
  private:
+  struct State {
+    State(const Endpoint& e, HttpLimits l) : endpoint(e), limits(l) {}
+    const Endpoint& endpoint;
+    const HttpLimits limits;
+    std::atomic<std::size_t> open{0};
+    std::atomic<std::uint64_t> connections{0}, refused{0}, requests{0}, bad{0}, timeouts{0};
+  };
   struct Connection;
-  Task<void> session(std::shared_ptr<Connection> c);
+  static Task<void> serve_on(std::shared_ptr<State> s, asio::generic::stream_protocol::socket socket);
+  static Task<void> session(std::shared_ptr<State> s, std::shared_ptr<Connection> c);
   static Task<void> drain(std::shared_ptr<Connection> c);
 
-  const Endpoint& endpoint_;
-  HttpLimits limits_;
-  std::atomic<std::size_t> open_{0};
-  std::atomic<std::uint64_t> connections_{0}, refused_{0}, requests_{0}, bad_{0}, timeouts_{0};
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace tlsfence::metrics

@@ -21,6 +21,7 @@
 #include "rptd/dkim_signer.h"
 #include "rptd/https_post.h"
 #include "rptd/record_gate.h"
+#include "tlsrpt/counters.h"
 
 // g++ 12 at -O2 reports a false -Wmismatched-new-delete inside Asio's coroutine frame allocator.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -307,6 +308,7 @@ void Deliverer::attempt(const tlsrpt::Delivery& d, DayDelivery& r, std::ostream&
   } else {
     a.detail = error;
   }
+  tlsrpt::counters().attempt(d.rua, a.ok);
   if (a.ok) {
     ++r.delivered;
   } else {

@@ -1,6 +1,7 @@
 // RFC 8460 report building: JSON (nlohmann ordered_json), gzip (zlib), atomic outbox
 // writes (POSIX), and the §5.3 mail. Trusts its inputs (they come from our own store).
 #include "tlsrpt/report.h"
+#include "tlsrpt/counters.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -237,6 +238,7 @@ std::filesystem::path write_report(const std::filesystem::path& outbox, const Bu
     throw_errno("rename " + final_path.string());
   }
   if (durability == Durability::fsync) fsync_dir(outbox);
+  counters().reports_built.inc();
   return final_path;
 }
 

@@ -1,6 +1,7 @@
 // SQLite implementation of the TLS-RPT store (see store.h). Every statement is prepared with
 // bound parameters; every sqlite3 handle is owned by an RAII wrapper.
 #include "tlsrpt/store.h"
+#include "tlsrpt/counters.h"
 
 #include <sqlite3.h>
 
@@ -258,6 +259,14 @@ void Store::add(std::span<const Outcome> outcomes, std::span<const LogPosition> 
     }
   }
   tx.commit();
+  for (const auto& o : outcomes) {
+    if (o.success()) {
+      counters().outcomes_success.inc();
+    } else {
+      counters().outcomes_failure.inc();
+      counters().failures.inc(static_cast<std::size_t>(*o.failure));
+    }
+  }
 }
 
 std::optional<LogPosition> Store::position(std::string_view source) {
@@ -279,6 +288,7 @@ void Store::add_rejected(const RejectedInput& r, std::size_t keep) {
   ins.step();
   Stmt trim(db_, "DELETE FROM rejected_input WHERE id <= (SELECT MAX(id) FROM rejected_input) - ?1");
   trim.bind(1, static_cast<std::int64_t>(keep));
+  (r.source == "datagram" ? counters().rejected_datagrams : counters().rejected_other).inc();
   trim.step();
   tx.commit();
 }

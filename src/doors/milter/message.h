@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "metrics/metric.h"
 #include "policy/forced_tls.h"
 #include "policy/reception_rules.h"
 #include "tlsfence/policy.h"
@@ -28,6 +29,10 @@ struct MilterStats {
   std::uint64_t protocol_errors = 0;  // native engine: malformed packets (connection closed)
 };
 
+// The replies of the native engine, for tlsfence_milter_replies_total{reply}.
+enum class ReplyKind : std::size_t { continue_, accept, tempfail, reject };
+inline constexpr std::size_t kReplyKinds = 4;
+
 struct MilterCounters {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> connections_open{0};
@@ -40,6 +45,8 @@ struct MilterCounters {
   std::atomic<std::uint64_t> prefetched{0};
   std::atomic<std::uint64_t> internal_errors{0};
   std::atomic<std::uint64_t> protocol_errors{0};
+  metrics::CounterArray<kReplyKinds> replies;  // native engine: every reply sent, by kind
+  metrics::LatencyHistogram rcpt_latency;      // native engine: RCPT received → its reply
 
   MilterStats snapshot() const;
 };

@@ -144,11 +144,14 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
   // no-reply step of this message: every step that replies tempfails (until the next
   // session, or the end of the message), so nothing leaves half-decided.
   if (replies && (c.session_failed || (c.deferred_failure && command != SMFIC_MAIL))) {
+    counters_.replies.inc(static_cast<std::size_t>(ReplyKind::tempfail));
     out += wire::encode_reply_code("451", "4.3.5", "tlsfence: an earlier milter step failed");
     co_return true;
   }
 
   std::string answer = reply(SMFIR_CONTINUE);
+  ReplyKind kind = ReplyKind::continue_;
+  const auto started = SteadyClock::now();
   try {
     switch (command) {
       case SMFIC_MACRO: {
@@ -199,7 +202,9 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
                                              decision, counters_)) {
           answer = refusal->permanent ? wire::encode_reply_code("550", "5.7.5", refusal->text)
                                       : wire::encode_reply_code("451", "4.7.5", refusal->text);
+          kind = refusal->permanent ? ReplyKind::reject : ReplyKind::tempfail;
         }
+        counters_.rcpt_latency.observe(SteadyClock::now() - started);
         break;
       }
       case SMFIC_DATA:
@@ -208,6 +213,7 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
         if (c.message.forced_by == policy::ForcedBy::none) {
           c.message.reset();
           answer = reply(SMFIR_ACCEPT);
+          kind = ReplyKind::accept;
         }
         break;
       case SMFIC_HEADER: {
@@ -232,11 +238,13 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
                  {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what}});
     c.session_failed = true;
     answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: malformed milter packet");
+    kind = ReplyKind::tempfail;
   } catch (const std::exception& e) {
     ++counters_.internal_errors;
     log::error("milter internal error",
                {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what()}});
     answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: internal error");
+    kind = ReplyKind::tempfail;
     // What connect and macros carry is needed by the whole session's decisions.
     if (command == SMFIC_CONNECT || command == SMFIC_MACRO) {
       c.session_failed = true;
@@ -244,7 +252,10 @@ Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_vie
       c.deferred_failure = true;
     }
   }
-  if (replies) out += answer;
+  if (replies) {
+    counters_.replies.inc(static_cast<std::size_t>(kind));
+    out += answer;
+  }
   co_return true;
 }
 

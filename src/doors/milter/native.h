@@ -72,6 +72,7 @@ class NativeMilterDoor {
   void set_reception(policy::ReceptionOptions options, policy::ForcedTls forced);
 
   MilterStats stats() const { return counters_.snapshot(); }
+  const MilterCounters& counters() const { return counters_; }
 
   // Idle time after which a connection is closed (tests shorten it).
   void set_idle_timeout(std::chrono::milliseconds t) { idle_timeout_ = t; }

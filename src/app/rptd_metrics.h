@@ -1,0 +1,28 @@
+#pragma once
+// tlsfence-rptd's collectors and health checks for its metrics listener (names and labels:
+// README "Metrics and health"). Runs on the io thread, where the collectors and their
+// tlsrpt.db Store live; the event counters come from tlsrpt/counters.h.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/metrics_listener.h"
+#include "tlsrpt/store.h"
+
+namespace tlsfence {
+
+struct RptdParts {
+  // Lines read so far per follower: (source kind "postfix-log"/"sendmail-log", lines).
+  std::function<std::vector<std::pair<std::string, std::uint64_t>>()> lines;
+  // The sidecar's store (null before start-up finished).
+  std::function<tlsrpt::Store*()> store;
+  // Why the last write to tlsrpt.db failed ("" when it worked).
+  std::function<std::string()> store_error;
+  std::string datagram_socket;  // [tlsrpt] socket ("" off)
+};
+
+void add_rptd_metrics(MetricsListener& listener, RptdParts parts);
+
+}  // namespace tlsfence
