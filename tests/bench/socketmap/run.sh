@@ -10,9 +10,13 @@
 # each loaded by the same one-thread epoll load generator at C = 1, 16, 64 connections.
 #
 # usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u] [-r ROUNDS] [-D]
+#                                     [-M] [-B BASELINE_TLSFENCED]
 #   -D                   the bare door with an in-memory lookup instead of tlsfenced
 #   -r ROUNDS            measure every point ROUNDS times (servers interleaved), report the median run
 #   -u                   unix-domain sockets instead of TCP loopback (as Postfix usually connects)
+#   -M                   tlsfenced with [metrics] listen on (127.0.0.1:18465), scraped once per point
+#   -B BINARY            A/B: also measure this tlsfenced binary (e.g. one built from an older commit)
+#                        on its own copy of the primed cache, interleaved with the others
 #   env: TLSFENCED=HOST:PORT|unix:PATH  measure a running tlsfenced instead of the bench_door stand-in
 #        TLSFENCED_PID=PID    its process id, for the CPU-per-request column
 #        NO_PIN=1             do not pin the load generator and the servers to separate CPUs
@@ -27,7 +31,9 @@ BUILD="$ROOT/build/bench"
 TRANSPORT=tcp
 ROUNDS=1
 BARE_DOOR=0
-while getopts "d:p:c:b:ur:D" opt; do
+METRICS=0
+BASELINE=""
+while getopts "d:p:c:b:ur:DMB:" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     p) DEPTH=$OPTARG ;;
@@ -36,7 +42,9 @@ while getopts "d:p:c:b:ur:D" opt; do
     u) TRANSPORT=unix ;;
     r) ROUNDS=$OPTARG ;;
     D) BARE_DOOR=1 ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    M) METRICS=1 ;;
+    B) BASELINE=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
 
@@ -70,11 +78,13 @@ if [ "$TRANSPORT" = unix ]; then
   ADDR_NOTHING="--unix $WORK/nothing.sock"
   ADDR_DOOR="--unix $WORK/door.sock"
   ADDR_RESOLVER="--unix $WORK/resolver.sock"
+  ADDR_BASE="--unix $WORK/base.sock"
   RESOLVER_LISTEN="path: $WORK/resolver.sock"
 else
   ADDR_NOTHING="--tcp 127.0.0.1:18461"
   ADDR_DOOR="--tcp 127.0.0.1:18462"
   ADDR_RESOLVER="--tcp 127.0.0.1:18463"
+  ADDR_BASE="--tcp 127.0.0.1:18464"
   RESOLVER_LISTEN=$(printf 'host: 127.0.0.1\nport: 18463')
 fi
 
@@ -96,6 +106,7 @@ else
   "$BIN/bench_socketmap_prime" "$WORK/cache.db"
   cp /usr/share/dns/root.key "$WORK/root.key"
   if [ "$TRANSPORT" = unix ]; then SM_LISTEN="unix:$WORK/door.sock"; else SM_LISTEN="inet:127.0.0.1:18462"; fi
+  cp "$WORK/cache.db" "$WORK/base-cache.db"
   cat >"$WORK/tlsfence.conf" <<CONF
 [daemon]
 user =
@@ -117,10 +128,21 @@ socket =
 outbox = $WORK/reports
 deliver = no
 CONF
-  $PIN_SRV "$BUILD/src/app/tlsfenced" --config "$WORK/tlsfence.conf" 2>"$WORK/tlsfenced.log" &
+  METRICS_OPT=()
+  [ "$METRICS" = 1 ] && METRICS_OPT=(--metrics.listen=inet:127.0.0.1:18465)
+  $PIN_SRV "$BUILD/src/app/tlsfenced" --config "$WORK/tlsfence.conf" "${METRICS_OPT[@]}" 2>"$WORK/tlsfenced.log" &
   PIDS+=($!)
   PID_DOOR=$!
   disown
+  if [ -n "$BASELINE" ]; then
+    if [ "$TRANSPORT" = unix ]; then BASE_LISTEN="unix:$WORK/base.sock"; else BASE_LISTEN="inet:127.0.0.1:18464"; fi
+    $PIN_SRV "$BASELINE" --config "$WORK/tlsfence.conf" --socketmap.listen="$BASE_LISTEN" \
+      --policy.listen="unix:$WORK/base-policy.sock" --milter.listen="unix:$WORK/base-milter.sock" \
+      --cache.db="$WORK/base-cache.db" 2>"$WORK/baseline.log" &
+    PIDS+=($!)
+    PID_BASE=$!
+    disown
+  fi
   DOOR_ADDR=$ADDR_DOOR
   DOOR_NAME="tlsfenced"
 fi
@@ -166,6 +188,7 @@ wait_listening() {  # "--tcp HOST:PORT" or "--unix PATH"
 wait_listening "$ADDR_NOTHING"
 wait_listening "$DOOR_ADDR"
 wait_listening "$ADDR_RESOLVER"
+[ -n "$BASELINE" ] && wait_listening "$ADDR_BASE"
 sleep 0.2
 
 # CPU time (user + system, in clock ticks) a server process has used so far.
@@ -206,15 +229,26 @@ printf -- "------+----------------------------------+---------------------------
 median() {
   printf '%s\n' "$@" | sort -n -k1,1 | sed -n "$(((${#} + 1) / 2))p"
 }
+AB_LINES=()
 for c in $CONNS; do
   n_runs=()
   d_runs=()
   r_runs=()
+  b_runs=()
   for _ in $(seq "$ROUNDS"); do
     n_runs+=("$(measure "$ADDR_NOTHING" "$c" "$PID_NOTHING")")
     d_runs+=("$(measure "$DOOR_ADDR" "$c" "$PID_DOOR")")
+    [ "$METRICS" = 1 ] && curl -s -o "$WORK/scrape.txt" http://127.0.0.1:18465/metrics
+    [ -n "$BASELINE" ] && b_runs+=("$(measure "$ADDR_BASE" "$c" "$PID_BASE")")
     r_runs+=("$(measure "$ADDR_RESOLVER" "$c" "$PID_RESOLVER")")
   done
+  if [ -n "$BASELINE" ]; then
+    read -r dd_rps _ dd_p99 _ dd_cpu <<<"$(median "${d_runs[@]}")"
+    read -r b_rps _ b_p99 _ b_cpu <<<"$(median "${b_runs[@]}")"
+    AB_LINES+=("$(awk -v c="$c" -v d="$dd_rps" -v b="$b_rps" -v dp="$dd_p99" -v bp="$b_p99" -v dc="$dd_cpu" -v bc="$b_cpu" \
+      'BEGIN { printf "%5s | %8s %8s %8s | %8s %8s | %8s %8s %8s", c, d, b, (b > 0 ? sprintf("%.1f%%", 100 * (d - b) / b) : "-"),
+               dp, bp, dc, bc, (bc > 0 && dc != "-" ? sprintf("%.1f%%", 100 * (dc - bc) / bc) : "-") }')")
+  fi
   read -r n_rps n_p50 n_p99 n_err n_cpu <<<"$(median "${n_runs[@]}")"
   read -r d_rps d_p50 d_p99 d_err d_cpu <<<"$(median "${d_runs[@]}")"
   read -r r_rps r_p50 r_p99 r_err r_cpu <<<"$(median "${r_runs[@]}")"
@@ -228,6 +262,16 @@ for c in $CONNS; do
     echo "      (errors: do-nothing=$n_err door=$d_err resolver=$r_err — see replies)" >&2
   fi
 done
+if [ -n "$BASELINE" ]; then
+  echo
+  echo "A/B: tlsfenced of this tree${METRICS:+ (metrics listener $( [ "$METRICS" = 1 ] && echo on || echo off))} vs baseline $BASELINE (medians, interleaved)"
+  printf "%5s | %8s %8s %8s | %8s %8s | %8s %8s %8s\n" conns "req/s" "base" "diff" "p99 us" "base" "cpu/req" "base" "diff"
+  printf '%s\n' "${AB_LINES[@]}"
+fi
+if [ "$METRICS" = 1 ] && [ -s "$WORK/scrape.txt" ]; then
+  echo
+  echo "last scrape: $(grep -E '^tlsfence_socketmap_requests_total\{answer="OK"\}' "$WORK/scrape.txt")"
+fi
 echo
 echo "raw:"
 sed 's/^/  /' "$WORK/raw.txt"
