@@ -12,7 +12,8 @@ test's temp dir, stopped at the end):
 - HTTP: /healthz 200, 404, 400 + close for malformed / oversized / body-carrying requests,
   idle connections over the listener's bound — the doors keep answering meanwhile;
 - /healthz 503 with the reason: a door whose socket file was removed, a cache.db whose
-  writes fail (another process holds its write lock), tlsrpt.db likewise for the sidecar.
+  writes fail (another process holds its write lock), a resolver whose lookups all time out
+  (and 200 again after one answer).
 
 usage: test_metrics.py TLSFENCED TLSFENCE_RPTD [unittest args]
 """
@@ -26,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -482,6 +484,27 @@ class HealthFailures(unittest.TestCase):
         self.assertIn(f"unhealthy: door socketmap not listening on unix:{d}/sm.sock: socket file", body)
         self.assertIn("tlsfence_healthy 0\n", http_get(port, "/metrics")[2])
         self.assertEqual(policy_ask(f"{d}/policy.sock", [rcpt("a@insecure.test")]), ["DUNNO"])
+
+    def test_resolver_whose_lookups_all_fail(self):
+        p, port, d = self.world.tlsfenced("resolver", "--dns.timeout=1")
+        self.assertTrue(wait_until(lambda: http_get_ok(port, "/healthz"), 5))
+        # hang.test is delegated to a server that never answers: every lookup below it times out.
+        answers = []
+        threads = [threading.Thread(target=lambda i=i: answers.extend(
+            socketmap_ask(f"{d}/sm.sock", [f"tlspolicy d{i}.hang.test"]))) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(answers), 12)
+        self.assertTrue(all(a.startswith("TEMP ") for a in answers), answers)
+        status, _, body = http_get(port, "/healthz")
+        self.assertEqual(status, 503, body)
+        self.assertRegex(body, r"unhealthy: resolver unusable: the last \d+ DNS lookups failed")
+        self.assertRegex(http_get(port, "/metrics")[2], r'tlsfence_dns_lookups_total\{outcome="timeout"\} (1[0-9]|[2-9][0-9])')
+        # One answer ends it.
+        self.assertEqual(socketmap_ask(f"{d}/sm.sock", ["tlspolicy dane.test"]), ["OK dane-only"])
+        self.assertEqual(http_get(port, "/healthz")[0::2], (200, "ok\n"))
 
     def test_cache_store_whose_writes_fail(self):
         p, port, d = self.world.tlsfenced("locked")
