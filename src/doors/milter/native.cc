@@ -24,30 +24,10 @@ namespace tlsfence::milter {
 namespace wire = parse::milter;
 using SteadyClock = std::chrono::steady_clock;
 
-namespace {
-
-constexpr std::uint32_t kSteps = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN;
-constexpr std::uint32_t kAddHeaders = SMFIF_ADDHDRS;
-
-// The connection cannot go on (no or a second negotiation, an unknown command).
-struct ProtocolError {
-  std::string what;
-};
-// A known command whose data does not have its layout: the framing is intact, the
-// connection goes on, the SMTP session is tempfailed.
-struct BadPacket {
-  std::string what;
-};
-
-std::string reply(char r) {
-  return wire::encode_packet(r);
-}
-
-}  // namespace
-
 struct NativeMilterDoor::Connection {
-  Connection(asio::generic::stream_protocol::socket s, std::shared_ptr<const Rules> r)
-      : socket(std::move(s)), timer(socket.get_executor()), rules(std::move(r)) {}
+  Connection(asio::generic::stream_protocol::socket s, std::shared_ptr<const Rules> r,
+             MilterCounters& counters)
+      : socket(std::move(s)), timer(socket.get_executor()), rules(std::move(r)), session(counters) {}
   asio::generic::stream_protocol::socket socket;
   asio::steady_timer timer;
   SteadyClock::time_point deadline = SteadyClock::time_point::max();
@@ -55,28 +35,7 @@ struct NativeMilterDoor::Connection {
   bool timed_out = false;
 
   std::shared_ptr<const Rules> rules;  // the rules of the current packet
-  bool negotiated = false;
-  std::uint32_t no_reply = 0;     // SMFIP_NR_* steps the MTA does not wait for
-  bool session_failed = false;    // until the next connect or QUIT_NC
-  bool deferred_failure = false;  // until the next MAIL or abort
-  std::string client_address;
-  std::string sasl_user;  // {auth_authen} of the current MAIL
-  std::string queue_id;   // macro i
-  MessageState message;
-
-  // QUIT_NC: everything of the SMTP session goes. Connect (once per session, after the
-  // negotiation or a QUIT_NC): what the connect-stage macros, sent just before, said (or
-  // their failure) stays.
-  void new_session(bool keep_macros = false) {
-    if (!keep_macros) {
-      session_failed = false;
-      client_address.clear();
-      sasl_user.clear();
-      queue_id.clear();
-    }
-    deferred_failure = false;
-    message.reset();
-  }
+  MilterSession session;               // the protocol's state (session.h)
 };
 
 NativeMilterDoor::NativeMilterDoor(PolicyLookup& lookup, const Config::Reception& reception)
@@ -91,172 +50,30 @@ void NativeMilterDoor::set_reception(policy::ReceptionOptions options, policy::F
   rules_ = std::make_shared<const Rules>(Rules{std::move(options), std::move(forced)});
 }
 
-// One packet. Appends the reply (if the step has one) to `out`; returns false when the
-// connection is to end (QUIT). Throws ProtocolError when the connection cannot go on.
-Task<bool> NativeMilterDoor::handle(Connection& c, char command, std::string_view data, std::string& out) {
-  if (!c.negotiated) {
-    if (command != SMFIC_OPTNEG) throw ProtocolError{"the first packet is not an option negotiation"};
-    const auto n = wire::decode_negotiation(data);
-    if (!n || n->version < 2) throw ProtocolError{"malformed option negotiation"};
-    const bool headers = !c.rules->forced.empty();
-    const std::uint32_t off = kSteps | (headers ? 0 : SMFIP_NOHDRS);
-    c.no_reply = n->protocol & (SMFIP_NR_CONN | SMFIP_NR_MAIL | (headers ? SMFIP_NR_HDR : 0));
-    if ((n->actions & kAddHeaders) == 0) {
-      log::warning("milter: the MTA does not allow adding headers; forced TLS cannot be marked",
-                   {{"door", "milter"}});
-    }
-    c.negotiated = true;
-    out += wire::encode_negotiation({std::min<std::uint32_t>(n->version, SMFI_PROT_VERSION),
-                                     n->actions & kAddHeaders, (n->protocol & off) | c.no_reply});
-    co_return true;
-  }
-
-  std::uint32_t step = 0;  // this step's SMFIP_NR_* flag
-  switch (command) {
-    case SMFIC_QUIT: co_return false;
-    case SMFIC_QUIT_NC: c.new_session(); co_return true;
-    case SMFIC_ABORT:
-      c.message.reset();
-      c.deferred_failure = false;
-      co_return true;
-    case SMFIC_OPTNEG: throw ProtocolError{"a second option negotiation"};
-    case SMFIC_CONNECT:
-      c.new_session(/*keep_macros=*/true);
-      step = SMFIP_NR_CONN;
-      break;
-    case SMFIC_MAIL: step = SMFIP_NR_MAIL; break;
-    case SMFIC_HEADER: step = SMFIP_NR_HDR; break;
-    case SMFIC_MACRO:
-    case SMFIC_HELO:
-    case SMFIC_RCPT:
-    case SMFIC_DATA:
-    case SMFIC_EOH:
-    case SMFIC_BODY:
-    case SMFIC_BODYEOB:
-    case SMFIC_UNKNOWN: break;
-    default:  // whether it expects a reply is unknown: the stream cannot go on
-      throw ProtocolError{std::string("unknown command ") + (std::isprint(static_cast<unsigned char>(command))
-                                                                 ? std::string(1, command)
-                                                                 : std::to_string(command))};
-  }
-  const bool replies = command != SMFIC_MACRO && (c.no_reply & step) == 0;
-  // A failure earlier in this SMTP session (connect, macros, a malformed packet) or in a
-  // no-reply step of this message: every step that replies tempfails (until the next
-  // session, or the end of the message), so nothing leaves half-decided.
-  if (replies && (c.session_failed || (c.deferred_failure && command != SMFIC_MAIL))) {
-    counters_.replies.inc(static_cast<std::size_t>(ReplyKind::tempfail));
-    out += wire::encode_reply_code("451", "4.3.5", "tlsfence: an earlier milter step failed");
-    co_return true;
-  }
-
-  std::string answer = reply(SMFIR_CONTINUE);
-  ReplyKind kind = ReplyKind::continue_;
-  const auto started = SteadyClock::now();
+// One packet through the state machine (session.h), and RCPT's lookup. Appends the reply
+// (if the step has one) to `out`.
+Task<Step> NativeMilterDoor::handle(Connection& c, char command, std::string_view data, std::string& out) {
+  Step s = c.session.on_packet(*c.rules, command, data, out);
+  if (s.next != Step::Next::lookup) co_return s;
+  const auto rules = c.rules;  // the lookup may outlast a reload
+  std::optional<PolicyDecision> decision;
+  std::string failure;
   try {
-    switch (command) {
-      case SMFIC_MACRO: {
-        const auto m = wire::decode_macros(data);
-        if (!m) throw BadPacket{"malformed macro packet"};
-        if (m->stage == SMFIC_MAIL) c.sasl_user.clear();
-        for (const auto& [name, value] : m->values) {
-          if (name == "{auth_authen}") {
-            c.sasl_user = value;
-          } else if (name == "i") {
-            c.queue_id = value;
-          } else if (name == "{client_addr}") {
-            c.client_address = value;
-          }
-        }
-        break;
-      }
-      case SMFIC_CONNECT: {
-        const auto info = wire::decode_connect(data);
-        if (!info) throw BadPacket{"malformed connect packet"};
-        // (Otherwise the address stays what this stage's {client_addr} macro said, if any.)
-        if (info->family == SMFIA_INET || info->family == SMFIA_INET6) c.client_address = info->address;
-        break;
-      }
-      case SMFIC_MAIL: {
-        const auto args = wire::decode_strings(data);
-        if (!args) throw BadPacket{"malformed MAIL packet"};
-        c.deferred_failure = false;
-        c.message.on_mail(c.rules->forced, args->front(), c.sasl_user, c.client_address, counters_);
-        break;
-      }
-      case SMFIC_RCPT: {
-        const auto args = wire::decode_strings(data);
-        if (!args) throw BadPacket{"malformed RCPT packet"};
-        ++counters_.recipients;
-        const std::string recipient(policy::strip_angle_brackets(args->front()));
-        const std::string key = policy::recipient_lookup_key(recipient);
-        const auto rules = c.rules;  // the lookup may outlast a reload
-        std::optional<PolicyDecision> decision;
-        if (!key.empty() && rules->options.on_dnssec_bogus == BogusAction::continue_) {
-          ++counters_.prefetched;  // the decision cannot change the reply: do not wait for it
-          policy::prefetch(lookup_, key, co_await asio::this_coro::executor);
-        } else if (!key.empty()) {
-          decision = co_await policy::decide_within(lookup_, key, rules->options.wait);
-          if (!decision) ++counters_.lookups_late;
-        }
-        if (auto refusal = c.message.on_rcpt(rules->forced, rules->options.on_dnssec_bogus, recipient,
-                                             decision, counters_)) {
-          answer = refusal->permanent ? wire::encode_reply_code("550", "5.7.5", refusal->text)
-                                      : wire::encode_reply_code("451", "4.7.5", refusal->text);
-          kind = refusal->permanent ? ReplyKind::reject : ReplyKind::tempfail;
-        }
-        counters_.rcpt_latency.observe(SteadyClock::now() - started);
-        break;
-      }
-      case SMFIC_DATA:
-        // A message no rule forces needs nothing more from this door: accepting it here
-        // spares the MTA sending headers and end of message.
-        if (c.message.forced_by == policy::ForcedBy::none) {
-          c.message.reset();
-          answer = reply(SMFIR_ACCEPT);
-          kind = ReplyKind::accept;
-        }
-        break;
-      case SMFIC_HEADER: {
-        const auto h = wire::decode_header(data);
-        if (!h) throw BadPacket{"malformed header packet"};
-        c.message.on_header(h->name, h->value);
-        break;
-      }
-      case SMFIC_BODYEOB:
-        if (c.message.wants_header(c.queue_id, counters_)) {
-          answer = wire::encode_add_header(kForcedHeaderName, kForcedHeaderValue) + answer;
-          c.message.forced_marked(c.queue_id, counters_);
-        }
-        c.message.reset();
-        break;
-      default:  // HELO, EOH, body, unknown SMTP command: nothing to decide
-        break;
+    if (s.wait) {
+      decision = co_await policy::decide_within(lookup_, s.key, rules->options.wait);
+    } else {
+      policy::prefetch(lookup_, s.key, co_await asio::this_coro::executor);
     }
-  } catch (const BadPacket& e) {
-    ++counters_.protocol_errors;
-    log::warning("milter packet malformed, the SMTP session is tempfailed",
-                 {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what}});
-    c.session_failed = true;
-    answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: malformed milter packet");
-    kind = ReplyKind::tempfail;
   } catch (const std::exception& e) {
-    ++counters_.internal_errors;
-    log::error("milter internal error",
-               {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what()}});
-    answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: internal error");
-    kind = ReplyKind::tempfail;
-    // What connect and macros carry is needed by the whole session's decisions.
-    if (command == SMFIC_CONNECT || command == SMFIC_MACRO) {
-      c.session_failed = true;
-    } else if (!replies) {
-      c.deferred_failure = true;
-    }
+    failure = e.what();
+    if (failure.empty()) failure = "lookup failed";
   }
-  if (replies) {
-    counters_.replies.inc(static_cast<std::size_t>(kind));
-    out += answer;
+  if (failure.empty()) {
+    c.session.on_rcpt_decision(*rules, decision, out);
+  } else {
+    c.session.on_rcpt_failure(failure, out);
   }
-  co_return true;
+  co_return Step{};
 }
 
 Task<void> NativeMilterDoor::session(std::shared_ptr<Connection> c) {
@@ -284,13 +101,13 @@ Task<void> NativeMilterDoor::session(std::shared_ptr<Connection> c) {
         co_return;
       }
       c->rules = rules_;
-      try {
-        more = co_await handle(*c, r.packet.command, r.packet.data, out);
-      } catch (const ProtocolError& e) {
+      const Step s = co_await handle(*c, r.packet.command, r.packet.data, out);
+      if (s.next == Step::Next::close) {
         ++counters_.protocol_errors;
-        log::warning("milter protocol error, connection closed", {{"door", "milter"}, {"error", e.what}});
+        log::warning("milter protocol error, connection closed", {{"door", "milter"}, {"error", s.error}});
         co_return;
       }
+      more = s.next != Step::Next::quit;
     }
     // Every reply of this read in one write (the MTA waits for each before its next command,
     // so they cannot be reordered by this).
@@ -306,7 +123,7 @@ Task<void> NativeMilterDoor::session(std::shared_ptr<Connection> c) {
 Task<void> NativeMilterDoor::serve(asio::generic::stream_protocol::socket socket) {
   ++counters_.connections;
   ++counters_.connections_open;
-  auto c = std::make_shared<Connection>(std::move(socket), rules_);
+  auto c = std::make_shared<Connection>(std::move(socket), rules_, counters_);
   try {
     c->deadline = SteadyClock::now() + idle_timeout_;
     arm_idle_timer(c);

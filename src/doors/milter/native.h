@@ -40,12 +40,17 @@
 //    tempfail).
 //  - a connection idle for two hours is closed (libmilter's timeout, above Postfix's).
 //
+// The protocol's state machine, without I/O, is session.h's MilterSession (fuzzed by
+// tests/fuzz/milter_session); this door frames the packets, does RCPT's lookup and writes the
+// replies.
+//
 // Threads: serve() runs on the socket's executor (the daemon's one-thread io_context), as do
 // set_reception() and the lookups. stats() from any thread.
 #include <memory>
 
 #include "async/asio.h"
 #include "doors/milter/message.h"
+#include "doors/milter/session.h"
 #include "policy/forced_tls.h"
 #include "policy/lookup.h"
 #include "policy/reception.h"
@@ -79,12 +84,9 @@ class NativeMilterDoor {
 
  private:
   struct Connection;
-  struct Rules {
-    policy::ReceptionOptions options;
-    policy::ForcedTls forced;
-  };
+  using Rules = SessionRules;
   Task<void> session(std::shared_ptr<Connection> c);
-  Task<bool> handle(Connection& c, char command, std::string_view data, std::string& out);
+  Task<Step> handle(Connection& c, char command, std::string_view data, std::string& out);
 
   PolicyLookup& lookup_;
   std::shared_ptr<const Rules> rules_;

@@ -102,13 +102,15 @@ Step MilterSession::on_packet(const SessionRules& rules, char command, std::stri
   // no-reply step of this message: every step that replies tempfails (until the next
   // session, or the end of the message), so nothing leaves half-decided.
   if (replies && (session_failed_ || (deferred_failure_ && command != SMFIC_MAIL))) {
+    counters_.replies.inc(static_cast<std::size_t>(ReplyKind::tempfail));
     out += wire::encode_reply_code("451", "4.3.5", "tlsfence: an earlier milter step failed");
     return {};
   }
 
   std::string answer = reply(SMFIR_CONTINUE);
+  ReplyKind kind = ReplyKind::continue_;
   try {
-    Step s = decide(rules, command, data, answer);
+    Step s = decide(rules, command, data, answer, kind);
     if (s.next == Step::Next::lookup) return s;  // on_rcpt_decision() replies
   } catch (const BadPacket& e) {
     ++counters_.protocol_errors;
@@ -116,10 +118,15 @@ Step MilterSession::on_packet(const SessionRules& rules, char command, std::stri
                  {{"door", "milter"}, {"command", std::string(1, command)}, {"error", e.what}});
     session_failed_ = true;
     answer = wire::encode_reply_code("451", "4.3.5", "tlsfence: malformed milter packet");
+    kind = ReplyKind::tempfail;
   } catch (const std::exception& e) {
     internal_error(command, e.what(), replies, answer);
+    kind = ReplyKind::tempfail;
   }
-  if (replies) out += answer;
+  if (replies) {
+    counters_.replies.inc(static_cast<std::size_t>(kind));
+    out += answer;
+  }
   return {};
 }
 
@@ -137,7 +144,7 @@ void MilterSession::internal_error(char command, std::string_view what, bool rep
 }
 
 Step MilterSession::decide(const SessionRules& rules, char command, std::string_view data,
-                           std::string& answer) {
+                           std::string& answer, ReplyKind& kind) {
   switch (command) {
     case SMFIC_MACRO: {
       const auto m = wire::decode_macros(data);
@@ -172,6 +179,7 @@ Step MilterSession::decide(const SessionRules& rules, char command, std::string_
       const auto args = wire::decode_strings(data);
       if (!args) throw BadPacket{"malformed RCPT packet"};
       ++counters_.recipients;
+      rcpt_started_ = std::chrono::steady_clock::now();
       recipient_ = std::string(policy::strip_angle_brackets(args->front()));
       Step s;
       s.key = policy::recipient_lookup_key(recipient_);
@@ -183,7 +191,8 @@ Step MilterSession::decide(const SessionRules& rules, char command, std::string_
         rcpt_wait_ = s.wait;
         return s;
       }
-      answer = rcpt_answer(rules, std::nullopt);
+      answer = rcpt_answer(rules, std::nullopt, kind);
+      counters_.rcpt_latency.observe(std::chrono::steady_clock::now() - rcpt_started_);
       break;
     }
     case SMFIC_DATA:
@@ -192,6 +201,7 @@ Step MilterSession::decide(const SessionRules& rules, char command, std::string_
       if (message_.forced_by == policy::ForcedBy::none) {
         message_.reset();
         answer = reply(SMFIR_ACCEPT);
+        kind = ReplyKind::accept;
       }
       break;
     case SMFIC_HEADER: {
@@ -214,9 +224,10 @@ Step MilterSession::decide(const SessionRules& rules, char command, std::string_
 }
 
 std::string MilterSession::rcpt_answer(const SessionRules& rules,
-                                       const std::optional<PolicyDecision>& decision) {
+                                       const std::optional<PolicyDecision>& decision, ReplyKind& kind) {
   if (auto refusal =
           message_.on_rcpt(rules.forced, rules.options.on_dnssec_bogus, recipient_, decision, counters_)) {
+    kind = refusal->permanent ? ReplyKind::reject : ReplyKind::tempfail;
     return refusal->permanent ? wire::encode_reply_code("550", "5.7.5", refusal->text)
                               : wire::encode_reply_code("451", "4.7.5", refusal->text);
   }
@@ -227,17 +238,22 @@ void MilterSession::on_rcpt_decision(const SessionRules& rules, const std::optio
                                      std::string& out) {
   if (rcpt_wait_ && !decision) ++counters_.lookups_late;
   std::string answer;
+  ReplyKind kind = ReplyKind::continue_;
   try {
-    answer = rcpt_answer(rules, decision);
+    answer = rcpt_answer(rules, decision, kind);
+    counters_.rcpt_latency.observe(std::chrono::steady_clock::now() - rcpt_started_);
   } catch (const std::exception& e) {
     internal_error(SMFIC_RCPT, e.what(), /*replies=*/true, answer);
+    kind = ReplyKind::tempfail;
   }
+  counters_.replies.inc(static_cast<std::size_t>(kind));
   out += answer;
 }
 
 void MilterSession::on_rcpt_failure(std::string_view what, std::string& out) {
   std::string answer;
   internal_error(SMFIC_RCPT, what, /*replies=*/true, answer);
+  counters_.replies.inc(static_cast<std::size_t>(ReplyKind::tempfail));
   out += answer;
 }
 

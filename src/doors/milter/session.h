@@ -10,6 +10,7 @@
 // rules' wait, or only started: `wait` false) and hands the decision (nullopt: late, or not
 // waited for) to on_rcpt_decision(), which appends the reply; an exception from the lookup
 // goes to on_rcpt_failure(). No other call may come in between.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,10 +56,12 @@ class MilterSession {
   // their failure) stays.
   void new_session(bool keep_macros = false);
   // The answer of one step that got past the session checks; throws BadPacket.
-  Step decide(const SessionRules& rules, char command, std::string_view data, std::string& answer);
+  Step decide(const SessionRules& rules, char command, std::string_view data, std::string& answer,
+              ReplyKind& kind);
   void internal_error(char command, std::string_view what, bool replies, std::string& answer);
   // RCPT's reply once the decision is known (or not waited for).
-  std::string rcpt_answer(const SessionRules& rules, const std::optional<PolicyDecision>& decision);
+  std::string rcpt_answer(const SessionRules& rules, const std::optional<PolicyDecision>& decision,
+                          ReplyKind& kind);
 
   MilterCounters& counters_;
   bool negotiated_ = false;
@@ -69,8 +72,9 @@ class MilterSession {
   std::string sasl_user_;  // {auth_authen} of the current MAIL
   std::string queue_id_;   // macro i
   MessageState message_;
-  std::string recipient_;   // the current RCPT (waiting for its lookup)
-  bool rcpt_wait_ = false;  // … and whether its lookup is waited for
+  std::string recipient_;                               // the current RCPT (waiting for its lookup)
+  bool rcpt_wait_ = false;                              // … and whether its lookup is waited for
+  std::chrono::steady_clock::time_point rcpt_started_;  // … and when it came (rcpt_latency)
 };
 
 }  // namespace tlsfence::milter
