@@ -52,6 +52,11 @@ Conn connect(const std::string& conninfo, const std::string& program, SteadyTime
     error = one_line(PQerrorMessage(conn.get()));
     return nullptr;
   }
+  // Server notices (NOTICE of CREATE … IF NOT EXISTS, the FATAL of a server shutting down) would
+  // go to stderr past the log format: what matters reaches the caller as an error anyway.
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
+
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   for (;;) {
     if (st == PGRES_POLLING_OK) break;
