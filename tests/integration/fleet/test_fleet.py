@@ -162,11 +162,17 @@ class FleetTest(unittest.TestCase):
             os.replace(self.policy_saved, POLICY)
         for h in self.hosts:
             self.assertNotIn(PASSWORD, h.text(), "password logged by " + h.name)
-            if status[h.name] != 0:
-                # Not failed on yet (see the fleet commit's report): the ASan build sometimes
-                # reports a leaked fleet job at exit, and one hang after "stopped" was seen.
-                summary = [l for l in h.text().splitlines() if "SUMMARY:" in l]
-                print("WARNING: %s exit status %s %s" % (h.name, status[h.name], summary[:1]), file=sys.stderr)
+            # A sanitizer report of the daemon itself fails the test. libunbound's resolver
+            # process (ub_ctx_async(ctx, 0) forks one) reports under its own pid, at its exit,
+            # the memory held only by the daemon's other threads (the fleet worker's queue) as
+            # leaked: a false positive of forking a threaded process, not counted here.
+            own = "==%d==ERROR" % h.proc.pid
+            self.assertNotIn(own, h.text(), h.name + ": " + h.text()[-3000:])
+            if status[h.name] is None:
+                # Seen once in the ASan build: no exit within 30 s after "stopped". Reported.
+                print("WARNING: %s had to be killed after SIGTERM" % h.name, file=sys.stderr)
+            else:
+                self.assertEqual(status[h.name], 0, h.name + ": " + h.text()[-3000:])
         subprocess.run([os.path.join(WORLD, "pg.sh"), "start"], capture_output=True, timeout=60)
         sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
         shutil.rmtree(self.tmp, ignore_errors=True)
