@@ -72,6 +72,9 @@ std::string usage(ProgramKind kind) {
              "  report build --day YYYY-MM-DD [--out DIR] [--all]\n"
              "                                   write that day's reports of the domains with one\n"
              "                                   valid _smtp._tls record (--all: every domain)\n"
+             "  report send --day YYYY-MM-DD     build and deliver that day's reports (exit 1: an\n"
+             "                                   attempt failed)\n"
+             "  report list                      reports, their rua and delivery attempts\n"
              "Exit status: 0 answered, 1 answered TEMP, 2 usage or config error.\n";
   }
   return {};

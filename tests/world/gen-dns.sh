@@ -191,7 +191,6 @@ mta-sts.stsid A $WEB
 _mta-sts.stsid 1 TXT "v=STSv1; id=world1;"
 $(sts_domain stsdane mx1.dane.test.)
 $(sts_domain fleet mx1.sts.test.)
-$(sts_domain fleet mx1.sts.test.)
 ; ---- TLS-RPT (issue 7)
 reports MX 10 mx1.reports.test.
 mx1.reports A $MX_A
