@@ -110,7 +110,7 @@ class Collectors {
     dgram_.close(ec);
   }
 
- // For the metrics listener (io thread).
+  // For the metrics listener (io thread).
   std::vector<std::pair<std::string, std::uint64_t>> lines() const {
     std::vector<std::pair<std::string, std::uint64_t>> out;
     for (const auto& f : followers_) {
@@ -250,9 +250,10 @@ int main(int argc, char** argv) {
                              [collectors] { collectors->stop(); },
                              {}});
   MetricsListener metrics(daemon, "tlsfence-rptd");
-  add_rptd_metrics(metrics, RptdParts{[collectors] { return collectors->lines(); },
-                                      [collectors] { return collectors->store(); },
-                                      [collectors] { return collectors->store_error(); }, s.config->tlsrpt.socket});
+  add_rptd_metrics(
+      metrics,
+      RptdParts{[collectors] { return collectors->lines(); }, [collectors] { return collectors->store(); },
+                [collectors] { return collectors->store_error(); }, s.config->tlsrpt.socket});
   metrics.install(s.config->metrics.listen);
   return daemon.run();
 }

@@ -237,9 +237,9 @@ std::string check_fleet_host(Config& c, std::string_view v) {
   return {};
 }
 
-constexpr std::array<std::string_view, 12> kSections = {
-    "daemon", "socketmap", "policy", "milter", "reception", "local", "cache", "dns", "mta-sts", "tlsrpt", "fleet",
-    "metrics"};
+constexpr std::array<std::string_view, 12> kSections = {"daemon",    "socketmap", "policy", "milter",
+                                                        "reception", "local",     "cache",  "dns",
+                                                        "mta-sts",   "tlsrpt",    "fleet",  "metrics"};
 
 std::vector<KeyInfo> build_schema() {
   using LT = LogTarget;
@@ -409,9 +409,9 @@ std::vector<KeyInfo> build_schema() {
 // The keys a running tlsfenced applies at a reload (the "policy" service's reload hook in
 // app/tlsfenced.cc and log::init in util/daemon.cc); every other key needs a restart.
 bool applied_at_reload(std::string_view name) {
-  static constexpr std::array<std::string_view, 5> keys = {
-      "daemon.log", "daemon.log-level", "socketmap.tlsrpt-attributes", "socketmap.enforce-testing",
-      "local.override"};
+  static constexpr std::array<std::string_view, 5> keys = {"daemon.log", "daemon.log-level",
+                                                           "socketmap.tlsrpt-attributes",
+                                                           "socketmap.enforce-testing", "local.override"};
   if (name.starts_with("reception.")) return true;
   return std::find(keys.begin(), keys.end(), name) != keys.end();
 }

@@ -13,8 +13,8 @@ namespace tlsfence::config {
 // When a changed value takes effect in a running tlsfenced (tlsfence-rptd applies only the
 // [daemon] log keys at a reload; tlsfence reads the file at every run).
 enum class Reload {
-  restart,   // at the next start
-  at_once,   // at a reload (SIGHUP, systemctl reload tlsfenced)
+  restart,  // at the next start
+  at_once,  // at a reload (SIGHUP, systemctl reload tlsfenced)
 };
 
 struct KeyInfo {
