@@ -127,6 +127,8 @@ for m in man8/tlsfenced.8 man8/tlsfence-rptd.8 man8/tlsfence.8 man5/tlsfence.con
 done
 expect -rw-r--r-- root/root /usr/share/doc/tlsfence/examples/postfix/main.cf.snippet
 expect -rw-r--r-- root/root /usr/share/doc/tlsfence/examples/sendmail/sts.mc
+expect -rw-r--r-- root/root /usr/share/doc/tlsfence/examples/grafana/tlsfence.json
+expect -rw-r--r-- root/root /usr/share/doc/tlsfence/examples/prometheus/alerts.yml
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles 2>/dev/null | grep -qx /etc/tlsfence/tlsfence.conf ||
   fail "/etc/tlsfence/tlsfence.conf is not a conffile"
 
