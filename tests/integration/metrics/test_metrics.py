@@ -188,6 +188,7 @@ class Proc:
         return self.proc.poll() is None
 
     def stop(self):
+        """SIGTERM; the exit status (a sanitizer report at exit makes it non-zero)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -196,6 +197,7 @@ class Proc:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        return self.proc.returncode
 
 
 class World:
@@ -274,9 +276,18 @@ class World:
         return float(data["data"]["result"][0]["value"][1])
 
     def close(self):
-        for p in reversed(self.procs):
+        """Stops everything (tlsfenced and tlsfence-rptd while Prometheus still holds its
+        keep-alive connections to them); a daemon that did not exit 0 fails the test."""
+        failed = []
+        for p in self.procs:
+            rc = p.stop()
+            if rc != 0 and os.path.basename(p.argv[0]) != "prometheus":
+                failed.append(f"{p.argv[0]} exited {rc}:\n{p.text()[-4000:]}")
+        for p in self.procs:
             p.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if failed:
+            raise AssertionError("\n".join(failed))
 
 
 def http_get_ok(port, path):
