@@ -126,8 +126,8 @@ class Collectors {
   void tick() {
     for (auto& f : followers_) {
       try {
-        f->poll();
-        store_error_.clear();
+        // Only a poll that stored something proves tlsrpt.db writable again.
+        if (f->poll().outcomes > 0) store_error_.clear();
       } catch (const std::exception& e) {
         store_error_ = e.what();
         log::error("log follower failed, retrying", {{"source", f->source()}, {"error", e.what()}});

@@ -12,7 +12,8 @@ test's temp dir, stopped at the end):
 - HTTP: /healthz 200, 404, 400 + close for malformed / oversized / body-carrying requests,
   idle connections over the listener's bound — the doors keep answering meanwhile;
 - /healthz 503 with the reason: a door whose socket file was removed, a cache.db whose
-  writes fail (another process holds its write lock), a resolver whose lookups all time out
+  writes fail (another process holds its write lock), tlsrpt.db likewise for the sidecar, a
+  resolver whose lookups all time out
   (and 200 again after one answer).
 
 usage: test_metrics.py TLSFENCED TLSFENCE_RPTD [unittest args]
@@ -82,11 +83,11 @@ def connectable(port):
         return False
 
 
-def http_get(port, path, method="GET"):
+def http_get(port, path, method="GET", timeout=10):
     """(status, headers dict, body text)."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, dict(r.headers), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read().decode()
@@ -516,6 +517,33 @@ class HealthFailures(unittest.TestCase):
         # One answer ends it.
         self.assertEqual(socketmap_ask(f"{d}/sm.sock", ["tlspolicy dane.test"]), ["OK dane-only"])
         self.assertEqual(http_get(port, "/healthz")[0::2], (200, "ok\n"))
+
+    def test_outcome_store_whose_writes_fail(self):
+        p, port, d = self.world.rptd("rptdlocked")
+        self.assertEqual(http_get(port, "/healthz")[0::2], (200, "ok\n"))
+        with open(DATAGRAMS) as f:
+            datagram = next(d for d in (json.loads(line) for line in f if line.strip())
+                            if '"d": "sts.test"' in d and '"f":0' in d)
+        lock = sqlite3.connect(f"{d}/tlsrpt.db", timeout=1, isolation_level=None)
+        try:
+            lock.execute("BEGIN EXCLUSIVE")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto(datagram.encode(), f"{d}/tlsrpt.sock")
+            # tlsrpt.db's busy timeout is 10 s: then the write fails and the sidecar says so. While
+            # SQLite waits, the sidecar's one thread answers nothing (a probe times out).
+            def unhealthy():
+                try:
+                    return http_get(port, "/healthz", timeout=2)[0] == 503
+                except OSError:
+                    return False
+            self.assertTrue(wait_until(unhealthy, 25, 0.5), p.text())
+            self.assertIn("unhealthy: outcome store unwritable: ", http_get(port, "/healthz")[2])
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(datagram.encode(), f"{d}/tlsrpt.sock")
+        self.assertTrue(wait_until(lambda: http_get_ok(port, "/healthz"), 10, 0.3))
 
     def test_cache_store_whose_writes_fail(self):
         p, port, d = self.world.tlsfenced("locked")
