@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "app/fleet_link.h"
 #include "store/cache_db.h"
 
 namespace tlsfence {
@@ -145,6 +146,10 @@ void add_tlsfenced_metrics(MetricsListener& listener, TlsfencedParts parts) {
     if (streak >= observe::CountingDns::kUnusableStreak)
       out.push_back("resolver unusable: the last " + std::to_string(streak) +
                     " DNS lookups failed (timeout, SERVFAIL or resolver error)");
+    // [fleet] postgresql set and the link down: the host answers alone (no silent change of
+    // what the fleet shares), which the operator should see.
+    if (const FleetLink* fleet = p->stack.fleet(); fleet != nullptr && !fleet->connected())
+      out.push_back("fleet database unreachable: answering as a single host until it is back");
   });
 }
 

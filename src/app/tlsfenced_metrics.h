@@ -25,7 +25,8 @@ struct TlsfencedParts {
   bool native_engine = true;
 };
 
-// Registers the collectors and the health checks (store unwritable, resolver unusable).
+// Registers the collectors and the health checks (store unwritable, resolver unusable, fleet
+// database unreachable).
 void add_tlsfenced_metrics(MetricsListener& listener, TlsfencedParts parts);
 
 }  // namespace tlsfence

@@ -75,6 +75,22 @@ def ask(sock_path, key, timeout=20):
     return data.split(b":", 1)[1][:-1].decode()
 
 
+def healthz(sock_path):
+    """GET /healthz over the unix socket of [metrics] listen: (status, body)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(sock_path)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode(errors="replace")
+
+
 def sql(db, statement, user="postgres"):
     sock = env_file(os.path.join(RUN, "pg", "pg.env"), "PG_SOCK")
     port = env_file(os.path.join(RUN, "pg", "pg.env"), "PG_PORT")
@@ -289,7 +305,9 @@ class FleetTest(unittest.TestCase):
         self.assertNotIn(PASSWORD, status.stdout + status.stderr)
 
     def test_postgresql_stopped_mid_load(self):
-        a, b = self.host("mx-a"), self.host("mx-b")
+        metrics = os.path.join(self.tmp, "mx-a-metrics.sock")
+        a, b = self.host("mx-a", "--metrics.listen=unix:" + metrics), self.host("mx-b")
+        self.assertEqual(healthz(metrics), (200, "ok\n"))
         domains = ["fleet.test", "sts.test", "dane.test", "nullmx.test", "insecure.test"]
         stop = threading.Event()
         results, errors = [], []
@@ -314,12 +332,17 @@ class FleetTest(unittest.TestCase):
         subprocess.run([os.path.join(WORLD, "pg.sh"), "stop"], check=True, capture_output=True, timeout=60)
         for h in (a, b):
             self.wait_for(h.name + " noticed", lambda: "fleet database connection lost" in h.text())
+        # /healthz says so (every door still answers).
+        status, body = healthz(metrics)
+        self.assertEqual(status, 503, body)
+        self.assertIn("fleet database unreachable", body)
         # Cold domains while the database is down: resolved by the host itself.
         self.assertEqual(ask(a.sock, "partial.test"), "OK dane")
         time.sleep(1)
         subprocess.run([os.path.join(WORLD, "pg.sh"), "start"], check=True, capture_output=True, timeout=60)
         for h in (a, b):
             self.wait_for(h.name + " reconnected", lambda: h.text().count("fleet database connected") == 2, 40)
+        self.assertEqual(healthz(metrics), (200, "ok\n"))
         time.sleep(0.5)
         stop.set()
         for t in threads:
