@@ -16,6 +16,13 @@
 
 #include "tlsrpt/report.h"
 
+// In the ASan build: full stacks for every allocation in this binary, so that LeakSanitizer
+// can match libopendkim's own leak in dkim_privkey_load (tests/lsan.supp) even where OpenSSL,
+// built without frame pointers, would cut the fast unwinder's stack short.
+extern "C" const char* __asan_default_options() {
+  return "fast_unwind_on_malloc=0";
+}
+
 namespace tlsfence::rptd {
 namespace {
 

@@ -50,8 +50,9 @@ std::string pf(const std::string& prog, int pid, const std::string& msg) {
 }
 
 TEST(OwnReports, ParsesCleanupMessageIdAndSendmailMsgid) {
-  auto ev =
-      parse::parse_postfix_line(pf("cleanup", 7, "8EB73126030: message-id=<tlsfence-report.ab.1@s.example>"));
+  // The event's fields are views into the line: keep it alive while they are read.
+  const std::string line = pf("cleanup", 7, "8EB73126030: message-id=<tlsfence-report.ab.1@s.example>");
+  auto ev = parse::parse_postfix_line(line);
   ASSERT_TRUE(ev);
   EXPECT_EQ(ev->kind, parse::PostfixEventKind::message_id);
   EXPECT_EQ(ev->queue_id, "8EB73126030");
