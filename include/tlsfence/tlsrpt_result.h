@@ -52,16 +52,18 @@ inline constexpr std::string_view to_string(TlsrptPolicyType t) {
   return "no-policy-found";
 }
 
+// Every result type, in the enum's order.
+inline constexpr TlsrptResult kAllTlsrptResults[] = {
+    TlsrptResult::starttls_not_supported, TlsrptResult::certificate_host_mismatch,
+    TlsrptResult::certificate_expired,    TlsrptResult::certificate_not_trusted,
+    TlsrptResult::validation_failure,     TlsrptResult::sts_policy_fetch_error,
+    TlsrptResult::sts_policy_invalid,     TlsrptResult::sts_webpki_invalid,
+    TlsrptResult::tlsa_invalid,           TlsrptResult::dnssec_invalid,
+    TlsrptResult::dane_required};
+
 // "certificate-expired" (report form) or "certificate_expired" (Postfix's TLSRPT log form).
 inline constexpr std::optional<TlsrptResult> tlsrpt_result_from_name(std::string_view s) {
-  constexpr TlsrptResult all[] = {
-      TlsrptResult::starttls_not_supported, TlsrptResult::certificate_host_mismatch,
-      TlsrptResult::certificate_expired,    TlsrptResult::certificate_not_trusted,
-      TlsrptResult::validation_failure,     TlsrptResult::sts_policy_fetch_error,
-      TlsrptResult::sts_policy_invalid,     TlsrptResult::sts_webpki_invalid,
-      TlsrptResult::tlsa_invalid,           TlsrptResult::dnssec_invalid,
-      TlsrptResult::dane_required};
-  for (TlsrptResult r : all) {
+  for (TlsrptResult r : kAllTlsrptResults) {
     std::string_view name = to_string(r);
     if (name.size() != s.size()) continue;
     bool same = true;

@@ -54,14 +54,7 @@ Task<StsFetchResult> CountingFetcher::fetch(std::string policy_domain) {
 }
 
 namespace {
-constexpr TlsrptResult kAllResults[] = {
-    TlsrptResult::starttls_not_supported, TlsrptResult::certificate_host_mismatch,
-    TlsrptResult::certificate_expired,    TlsrptResult::certificate_not_trusted,
-    TlsrptResult::validation_failure,     TlsrptResult::sts_policy_fetch_error,
-    TlsrptResult::sts_policy_invalid,     TlsrptResult::sts_webpki_invalid,
-    TlsrptResult::tlsa_invalid,           TlsrptResult::dnssec_invalid,
-    TlsrptResult::dane_required};
-static_assert(std::size(kAllResults) + 1 == ResolutionCounts::kResults);
+static_assert(std::size(kAllTlsrptResults) + 1 == ResolutionCounts::kResults);
 
 std::size_t result_index(const std::string& type) {
   if (type.empty()) return 0;
@@ -85,7 +78,7 @@ void ResolutionCounts::write(metrics::Writer& w) const {
       for (std::size_t r = 0; r < kResults; ++r) {
         const std::uint64_t n = counts_.value((s * kVerdicts + v) * kResults + r);
         if (n == 0) continue;
-        const std::string_view result = r == 0 ? "none" : to_string(kAllResults[r - 1]);
+        const std::string_view result = r == 0 ? "none" : to_string(kAllTlsrptResults[r - 1]);
         w.sample({{"source", to_string(static_cast<Source>(s))},
                   {"verdict", to_string(static_cast<Verdict>(v))},
                   {"result_type", result}},
