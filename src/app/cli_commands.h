@@ -9,6 +9,9 @@
 #include "tlsfence/config.h"
 
 namespace tlsfence {
+namespace tlsrpt {
+class Store;
+}
 
 // tlsfence query DOMAIN...          — `domains` has at least one element.
 int cli_query(const tlsfence::Config&, const std::vector<std::string>& domains);
@@ -22,6 +25,10 @@ int cli_check(const tlsfence::Config&, bool json, const std::string& domain);
 //   {"ingest", "--postfix-log", FILE} or {"ingest", "--sendmail-log", FILE}
 //   {"build", "--day", "YYYY-MM-DD"} or {"build", "--day", "YYYY-MM-DD", "--out", DIR}
 int cli_report(const tlsfence::Config&, const std::vector<std::string>& args);
+// `tlsfence report build|send|list` with [fleet] postgresql: the fleet's (cli_report_fleet.cc).
+int fleet_report(const tlsfence::Config&, const std::vector<std::string>& args);
+// After `tlsfence report ingest` with [fleet] postgresql: upload what it stored (or say it waits).
+void fleet_upload_ingested(const tlsfence::Config&, tlsrpt::Store& store);
 // tlsfence db status — the fleet database ([fleet] postgresql): schema version, hosts seen.
 int cli_db(const tlsfence::Config&, const std::vector<std::string>& args);
 // `tlsfence cache flush [DOMAIN]` on the fleet database ("" = all): delete the stored rows and

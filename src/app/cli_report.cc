@@ -1,7 +1,8 @@
 // `tlsfence report`: ingest a log file once (the sidecar's follower code, same position
 // bookkeeping), build a day's reports into a directory, list what is stored (outcome totals
 // and every delivery with its attempts), send a day's reports now. `list` and `send` go beyond
-// INTERFACE.md's command list.
+// INTERFACE.md's command list. With [fleet] postgresql, build, send and list are the fleet's
+// (cli_report_fleet.cc), and ingest also uploads.
 //
 // `build` writes the reports that can be sent: one per policy domain with outcomes on that day
 // that publishes exactly one valid `_smtp._tls` record (RFC 8460 §3), looked up once per
@@ -39,6 +40,7 @@ int report_ingest(const Config& cfg, const std::string& option, const std::strin
   const auto& s = follower.stats();
   std::cout << "lines " << r.lines << " outcomes " << r.outcomes << " uncorrelated " << s.uncorrelated
             << " too-long " << s.too_long << " own-reports " << s.own_reports << "\n";
+  if (!cfg.fleet.postgresql.empty()) fleet_upload_ingested(cfg, store);
   return 0;
 }
 
@@ -144,6 +146,10 @@ int report_list(const Config& cfg) {
 int cli_report(const Config& cfg, const std::vector<std::string>& args) {
   try {
     if (args.size() == 3 && args[0] == "ingest") return report_ingest(cfg, args[1], args[2]);
+    const bool fleet_form = (args.size() >= 3 && args[0] == "build") ||
+                            (args.size() == 1 && args[0] == "list") ||
+                            (args.size() == 3 && args[0] == "send");
+    if (fleet_form && !cfg.fleet.postgresql.empty()) return fleet_report(cfg, args);
     if (args.size() >= 3 && args[0] == "build") return report_build(cfg, args);
     if (args.size() == 1 && args[0] == "list") return report_list(cfg);
     if (args.size() == 3 && args[0] == "send") return report_send(cfg, args[2]);

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <memory>
 
+#include "fleet/client.h"
 #include "tlsrpt/counters.h"
 
 namespace tlsfence {
@@ -72,10 +73,18 @@ void add_rptd_metrics(MetricsListener& listener, RptdParts parts) {
     for (const auto& [source, n] : p->lines()) w.sample({{"source", source}}, n);
     write_counters(w);
     write_deliveries(w, p->store());
+    if (const fleet::FleetClient* c = p->fleet ? p->fleet() : nullptr; c != nullptr) {
+      w.family("tlsfence_rptd_fleet_uploads_pending", Type::gauge,
+               "(day, domain) aggregates in tlsrpt.db not yet uploaded to the fleet database.");
+      tlsrpt::Store* store = p->store();
+      w.sample(store != nullptr ? store->pending_upload_count() : 0);
+    }
   });
   listener.add_health([p](std::vector<std::string>& out) {
     if (const std::string why = p->store_error(); !why.empty())
       out.push_back("outcome store unwritable: " + why);
+    if (const fleet::FleetClient* c = p->fleet ? p->fleet() : nullptr; c != nullptr && !c->connected())
+      out.push_back("fleet database unreachable (outcomes kept in tlsrpt.db until it is back)");
     if (!p->datagram_socket.empty()) {
       struct stat st {};
       if (::lstat(p->datagram_socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))

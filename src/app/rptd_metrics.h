@@ -12,6 +12,9 @@
 #include "tlsrpt/store.h"
 
 namespace tlsfence {
+namespace fleet {
+class FleetClient;
+}
 
 struct RptdParts {
   // Lines read so far per follower: (source kind "postfix-log"/"sendmail-log", lines).
@@ -21,6 +24,8 @@ struct RptdParts {
   // Why the last write to tlsrpt.db failed ("" when it worked).
   std::function<std::string()> store_error;
   std::string datagram_socket;  // [tlsrpt] socket ("" off)
+  // The fleet connection ([fleet] postgresql; null: a single host, or not started yet).
+  std::function<const fleet::FleetClient*()> fleet;
 };
 
 void add_rptd_metrics(MetricsListener& listener, RptdParts parts);

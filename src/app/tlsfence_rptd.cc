@@ -14,6 +14,9 @@
 //     [tlsrpt] dkim-key (read here at start-up: a bad key is a config error, exit 2).
 // Every outcome is committed to tlsrpt.db (with the log position, for followers) before the next
 // line or datagram is looked at.
+// With [fleet] postgresql, TLS-RPT is the fleet's (rptd/fleet_reports.h): a fleet client (its own
+// worker thread) uploads what tlsrpt.db marked every 2 s, asynchronously (the io thread never
+// waits on PostgreSQL for it), and the report job builds and delivers for the fleet.
 #include "async/asio.h"
 
 #include <sys/stat.h>
@@ -33,6 +36,7 @@
 #include <sstream>
 #include <variant>
 
+#include "app/fleet_link.h"
 #include "app/metrics_listener.h"
 #include "app/rptd_metrics.h"
 #include "config/load.h"
@@ -40,6 +44,7 @@
 #include "rptd/attribution.h"
 #include "rptd/delivery.h"
 #include "rptd/dkim_signer.h"
+#include "rptd/fleet_reports.h"
 #include "rptd/follower.h"
 #include "rptd/schedule.h"
 #include "tlsrpt/counters.h"
@@ -59,6 +64,7 @@ class Collectors {
         signer_(std::move(signer)),
         timer_(io),
         report_timer_(io),
+        upload_timer_(io),
         dgram_(io) {}
 
   void open() {
@@ -89,6 +95,7 @@ class Collectors {
     if (const char* e = std::getenv("TLSFENCE_RPTD_REPORT_DELAY"))
       schedule.fixed_delay = std::chrono::seconds(std::atoll(e));
     job_ = std::make_unique<rptd::ReportJob>(*store_, clock_, std::random_device{}(), schedule);
+    if (!cfg_->fleet.postgresql.empty()) start_fleet();
     log::info("next report build", {{"day", tlsrpt::day_string(job_->pending_day())},
                                     {"at", tlsrpt::rfc3339_utc(job_->build_time())}});
     report_tick();
@@ -106,6 +113,9 @@ class Collectors {
     stopped_ = true;
     timer_.cancel();
     report_timer_.cancel();
+    upload_timer_.cancel();
+    *alive_ = false;
+    if (fleet_client_) fleet_client_->stop();
     boost::system::error_code ec;
     dgram_.close(ec);
   }
@@ -120,6 +130,7 @@ class Collectors {
     return out;
   }
   tlsrpt::Store* store() const { return store_.get(); }
+  const fleet::FleetClient* fleet_client() const { return fleet_client_.get(); }
   const std::string& store_error() const { return store_error_; }
 
  private:
@@ -140,6 +151,54 @@ class Collectors {
     });
   }
 
+  void start_fleet() {
+    fleet::FleetClient::Options o = fleet_client_options(*cfg_, "tlsfence-rptd");
+    o.listen = false;
+    fleet_client_ = std::make_unique<fleet::FleetClient>(o, fleet::FleetClient::Notify{});
+    fleet_client_->start();
+    fleet_ = std::make_unique<rptd::FleetReports>(*fleet_client_, *store_, clock_,
+                                                  rptd::delivery_options(*cfg_), rptd::fleet_options(o.host));
+    job_->set_fleet(fleet_.get());
+    log::info("TLS-RPT for the fleet",
+              {{"host", o.host}, {"pending", std::to_string(store_->pending_upload_count())}});
+    upload_tick();
+  }
+
+  // One upload at a time, asynchronously: the marks are cleared once PostgreSQL committed.
+  void upload_tick() {
+    auto wait = std::chrono::milliseconds(2'000);
+    if (!upload_in_flight_ && fleet_client_->connected()) {
+      try {
+        auto batch = std::make_shared<rptd::FleetReports::Batch>(fleet_->prepare_upload());
+        if (batch->rows.size() >= fleet_->options().upload_batch) wait = std::chrono::milliseconds(50);
+        std::weak_ptr<bool> alive = alive_;
+        upload_in_flight_ = fleet_client_->submit(
+            batch->statements, std::chrono::steady_clock::now() + std::chrono::seconds(10),
+            [this, alive, batch](fleet::Outcome o) {
+              asio::post(io_, [this, alive, batch, o = std::move(o)] {
+                if (alive.expired() || !*alive.lock()) return;
+                upload_in_flight_ = false;
+                if (o.ok) {
+                  fleet_->uploaded(*batch);
+                  if (!upload_error_.empty()) log::info("fleet upload works again");
+                  upload_error_.clear();
+                } else if (o.error != upload_error_) {
+                  upload_error_ = o.error;  // logged once per new reason; the marks stay in tlsrpt.db
+                  log::warning("fleet upload failed, outcomes kept in tlsrpt.db", {{"error", o.error}});
+                }
+              });
+            });
+      } catch (const std::exception& e) {
+        log::error("fleet upload: reading tlsrpt.db failed", {{"error", e.what()}});
+      }
+    }
+    if (stopped_) return;
+    upload_timer_.expires_after(wait);
+    upload_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec && !stopped_) upload_tick();
+    });
+  }
+
   static std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
   // Runs what the report job has due, then sleeps until its next due time (at most a minute at
@@ -156,6 +215,14 @@ class Collectors {
                                           {"next", tlsrpt::rfc3339_utc(job_->build_time())}});
       std::istringstream lines(out.str());
       for (std::string line; std::getline(lines, line);) {
+        // the fleet's build waiting (database, lagging hosts, another builder): once per change
+        if (line.find("fleet report waits") != std::string::npos ||
+            line.find("fleet report being built by") != std::string::npos ||
+            line.find("fleet deliveries wait") != std::string::npos) {
+          if (line != last_wait_) log::warning("report delivery", {{"result", line}});
+          last_wait_ = line;
+          continue;
+        }
         // a report waiting for (or given up after) a failing record lookup: the operator should look
         if (line.find(" waits: record lookup failed") != std::string::npos ||
             line.find("record lookup failed temporarily since") != std::string::npos)
@@ -211,12 +278,18 @@ class Collectors {
   std::shared_ptr<const rptd::DkimSigner> signer_;  // read at start-up; a reload keeps it
   asio::steady_timer timer_;
   asio::steady_timer report_timer_;
+  asio::steady_timer upload_timer_;  // [fleet] postgresql: the upload every 2 s
   asio::local::datagram_protocol::socket dgram_;
   std::array<char, 256 * 1024> buf_{};  // larger than any valid datagram: oversized ones are seen whole
   std::unique_ptr<tlsrpt::Store> store_;
   std::unique_ptr<rptd::Attributor> attributor_;
   SystemClock clock_;
   std::unique_ptr<rptd::ReportJob> job_;
+  std::unique_ptr<fleet::FleetClient> fleet_client_;  // [fleet] postgresql set
+  std::unique_ptr<rptd::FleetReports> fleet_;
+  bool upload_in_flight_ = false;
+  std::string upload_error_, last_wait_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<std::unique_ptr<rptd::LogFollower>> followers_;
   bool stopped_ = false;
   std::string store_error_;  // the last write to tlsrpt.db failed: why ("" when it worked)
@@ -253,7 +326,8 @@ int main(int argc, char** argv) {
   add_rptd_metrics(
       metrics,
       RptdParts{[collectors] { return collectors->lines(); }, [collectors] { return collectors->store(); },
-                [collectors] { return collectors->store_error(); }, s.config->tlsrpt.socket});
+                [collectors] { return collectors->store_error(); }, s.config->tlsrpt.socket,
+                [collectors] { return collectors->fleet_client(); }});
   metrics.install(s.config->metrics.listen);
   return daemon.run();
 }

@@ -5,6 +5,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <future>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 
@@ -100,6 +102,19 @@ Task<Outcome> FleetClient::run(asio::any_io_executor ex, std::vector<Statement> 
   co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   if (w->result) co_return std::move(*w->result);
   co_return failure("no answer from the fleet database within " + std::to_string(timeout.count()) + " ms");
+}
+
+Outcome FleetClient::call(std::vector<Statement> statements, std::chrono::milliseconds timeout) {
+  if (!connected()) return failure(std::string("fleet database ") + to_string(state()));
+  auto result = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> got = result->get_future();
+  if (!submit(std::move(statements), std::chrono::steady_clock::now() + timeout,
+              [result](Outcome o) { result->set_value(std::move(o)); }))
+    return failure("fleet queue full");
+  // The worker answers within the deadline; the margin covers a worker stuck elsewhere.
+  if (got.wait_for(timeout + std::chrono::seconds(1)) != std::future_status::ready)
+    return failure("no answer from the fleet database within " + std::to_string(timeout.count()) + " ms");
+  return got.get();
 }
 
 bool FleetClient::drain(std::chrono::milliseconds wait) {
@@ -233,7 +248,15 @@ void FleetClient::loop() {
         o = failure(std::string("fleet database ") + to_string(tracker_.state()));
       } else {
         o = fleet::run(conn_.get(), j.statements, j.deadline);
-        if (o.connection_lost) lose(o.error);
+        if (o.connection_lost) {
+          lose(o.error);
+        } else if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+          // A job that failed inside its BEGIN … COMMIT (or forgot COMMIT) never leaves its
+          // transaction open for the next job.
+          const Outcome r = fleet::run(conn_.get(), {{"ROLLBACK", {}}},
+                                       std::chrono::steady_clock::now() + std::chrono::seconds(2));
+          if (r.connection_lost) lose(r.error);
+        }
       }
       if (j.done) j.done(std::move(o));
     }

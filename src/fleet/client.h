@@ -60,6 +60,9 @@ class FleetClient {
   // The same from a coroutine on `ex`: the outcome, or a failure once `timeout` passed.
   Task<Outcome> run(asio::any_io_executor ex, std::vector<Statement> statements,
                     std::chrono::milliseconds timeout);
+  // The same, blocking the calling thread (never the worker's): for the sidecar's report job
+  // and the command line.
+  Outcome call(std::vector<Statement> statements, std::chrono::milliseconds timeout);
   // Blocks until every job queued before the call was attempted, at most `wait` (CLI exit).
   bool drain(std::chrono::milliseconds wait);
 

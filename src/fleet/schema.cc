@@ -24,6 +24,34 @@ CREATE TABLE tlsfence_sts_policies (
   host text NOT NULL, written_at bigint NOT NULL);
 CREATE INDEX tlsfence_sts_policies_expires_at ON tlsfence_sts_policies (expires_at);
 )SQL",
+    // 2: TLS-RPT for the fleet (src/rptd/fleet_reports.h).
+    R"SQL(
+CREATE TABLE tlsfence_tlsrpt_outcomes (
+  day bigint NOT NULL, domain text NOT NULL, host text NOT NULL, format integer NOT NULL,
+  aggregate text NOT NULL, sessions bigint NOT NULL, successes bigint NOT NULL,
+  failures bigint NOT NULL, uploaded_at bigint NOT NULL, PRIMARY KEY (day, domain, host));
+CREATE TABLE tlsfence_tlsrpt_uploads (
+  host text PRIMARY KEY, uploaded_through bigint NOT NULL, last_upload bigint NOT NULL,
+  pending bigint NOT NULL);
+CREATE TABLE tlsfence_tlsrpt_days (
+  day bigint PRIMARY KEY, builder text NOT NULL, builder_pid integer NOT NULL,
+  lease_until bigint NOT NULL, built_at bigint, reports integer);
+CREATE TABLE tlsfence_tlsrpt_reports (
+  day bigint NOT NULL, domain text NOT NULL, report_id text NOT NULL, file text NOT NULL,
+  report text NOT NULL, built_by text NOT NULL, built_at bigint NOT NULL, PRIMARY KEY (day, domain));
+CREATE TABLE tlsfence_tlsrpt_deliveries (
+  day bigint NOT NULL, domain text NOT NULL, rua text NOT NULL, target text NOT NULL,
+  created bigint NOT NULL, state text NOT NULL, next_attempt bigint NOT NULL,
+  attempts integer NOT NULL DEFAULT 0, failures integer NOT NULL DEFAULT 0,
+  lease_host text, lease_pid integer, lease_until bigint, delivered_by text,
+  PRIMARY KEY (day, domain, rua));
+CREATE INDEX tlsfence_tlsrpt_deliveries_due ON tlsfence_tlsrpt_deliveries (state, next_attempt);
+CREATE TABLE tlsfence_tlsrpt_attempts (
+  id bigserial PRIMARY KEY, day bigint NOT NULL, domain text NOT NULL, rua text NOT NULL,
+  host text NOT NULL, time bigint NOT NULL, ok boolean NOT NULL, detail text NOT NULL,
+  next_retry bigint, gave_up boolean NOT NULL);
+CREATE INDEX tlsfence_tlsrpt_attempts_of ON tlsfence_tlsrpt_attempts (day, domain, rua, id);
+)SQL",
 };
 
 }  // namespace

@@ -214,17 +214,8 @@ void Deliverer::report_domains(std::int64_t day, const GateResult& gate, bool de
     }
     ++r.reports;
   }
-  r.without_record += gate.skipped_total;
-  r.lookups_pending += gate.pending.size();
-  r.lookups_given_up += gate.gave_up.size();
-  for (const auto& p : gate.pending)
-    out << p.domain << ": report of " << tlsrpt::day_string(day)
-        << " waits: record lookup failed temporarily (" << one_line(p.detail) << "), retry at "
-        << tlsrpt::rfc3339_utc(p.next_attempt) << "\n";
-  for (const auto& p : gate.gave_up)
-    out << p.domain << ": no report of " << tlsrpt::day_string(day)
-        << ": record lookup failed temporarily since " << tlsrpt::rfc3339_utc(p.first_checked) << " ("
-        << one_line(p.detail) << "), given up\n";
+  count_gate(gate, r);
+  print_lookup_waits(day, gate, out);
 }
 
 DayDelivery Deliverer::plan_day(std::int64_t day, std::ostream& out, bool deliver, RetryFailed retry) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "tlsrpt/report.h"
+
 namespace tlsfence::rptd {
 namespace {
 
@@ -89,6 +91,28 @@ GateResult check_records(tlsrpt::Store& store, Transport& transport, std::int64_
   std::sort(g.reportable.begin(), g.reportable.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   return g;
+}
+
+void count_gate(const GateResult& gate, DayDelivery& r) {
+  r.without_record += gate.skipped_total;
+  r.lookups_pending += gate.pending.size();
+  r.lookups_given_up += gate.gave_up.size();
+}
+
+void print_lookup_waits(std::int64_t day, const GateResult& gate, std::ostream& out) {
+  auto one_line = [](std::string s) {
+    for (char& c : s)
+      if (c == '\n' || c == '\r') c = ' ';
+    return s;
+  };
+  for (const auto& p : gate.pending)
+    out << p.domain << ": report of " << tlsrpt::day_string(day)
+        << " waits: record lookup failed temporarily (" << one_line(p.detail) << "), retry at "
+        << tlsrpt::rfc3339_utc(p.next_attempt) << "\n";
+  for (const auto& p : gate.gave_up)
+    out << p.domain << ": no report of " << tlsrpt::day_string(day)
+        << ": record lookup failed temporarily since " << tlsrpt::rfc3339_utc(p.first_checked) << " ("
+        << one_line(p.detail) << "), given up\n";
 }
 
 std::string skipped_summary(const GateResult& g) {

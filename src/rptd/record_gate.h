@@ -11,6 +11,7 @@
 // operator's command (`tlsfence report build|send`) looks pending and given-up ones up at once.
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,11 @@ struct GateResult {
 GateResult check_records(tlsrpt::Store& store, Transport& transport, std::int64_t day,
                          const std::vector<std::string>& domains, std::int64_t now, const Backoff& backoff,
                          RetryFailed retry = RetryFailed::when_due);
+
+// Adds the gate's skipped, pending and given-up domains to `r`'s counts.
+void count_gate(const GateResult& gate, DayDelivery& r);
+// One line per domain whose lookup failed temporarily ("… waits: …") or was given up.
+void print_lookup_waits(std::int64_t day, const GateResult& gate, std::ostream& out);
 
 // "skipped 3 domains without exactly one valid _smtp._tls record (no TLSRPTv1 record: 2, …)"
 // or "" when none was skipped.

@@ -22,6 +22,8 @@
 
 namespace tlsfence::rptd {
 
+class FleetReports;
+
 struct ScheduleOptions {
   std::chrono::seconds max_delay{std::chrono::hours(4)};
   std::optional<std::chrono::seconds> fixed_delay;  // tests: TLSFENCE_RPTD_REPORT_DELAY
@@ -36,11 +38,15 @@ class ReportJob {
   // due delivery (through `transport`). Returns the Unix time when something is next due.
   std::int64_t run_due(Transport& transport, const DeliveryOptions& delivery, std::ostream& out);
 
+  void set_fleet(FleetReports* fleet) { fleet_ = fleet; }
+
   std::int64_t pending_day() const { return day_; }      // the next day to build
   std::int64_t build_time() const { return build_at_; }  // when it is built (Unix time)
 
  private:
   void schedule(std::int64_t day);
+  std::int64_t run_fleet(Transport& transport, std::ostream& out);
+  FleetReports* fleet_ = nullptr;
   std::chrono::seconds draw_delay();
 
   tlsrpt::Store& store_;

@@ -22,7 +22,8 @@ using sql::Stmt;
 using sql::Transaction;
 
 // 1: outcomes, positions, rejected input. 2: + delivery, delivery_attempt. 3: + record_lookup.
-constexpr int schema_version = 3;
+// 4: + upload_pending.
+constexpr int schema_version = 4;
 
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,6 +97,19 @@ CREATE TABLE IF NOT EXISTS record_lookup(
 CREATE INDEX IF NOT EXISTS record_lookup_due ON record_lookup(state, next_attempt);
 )sql";
 
+// Schema 4: the (day, domain) aggregates changed since they were last uploaded to the fleet's
+// PostgreSQL. `gen` grows with every change, so an upload removes only what it uploaded. A file
+// migrated from an older schema marks everything it holds (a host joining a fleet uploads it).
+constexpr const char* upload_pending_sql = R"sql(
+CREATE TABLE IF NOT EXISTS upload_pending(
+  day INTEGER NOT NULL,
+  policy_domain TEXT NOT NULL,
+  gen INTEGER NOT NULL,
+  PRIMARY KEY(day, policy_domain)) WITHOUT ROWID;
+INSERT OR IGNORE INTO upload_pending(day, policy_domain, gen)
+  SELECT DISTINCT day, policy_domain, 1 FROM policy_day;
+)sql";
+
 std::string json_list(const std::vector<std::string>& v) {
   return nlohmann::json(v).dump();
 }
@@ -150,9 +164,10 @@ Store::Store(const std::string& path, Mode mode) {
       exec(schema_sql);
       Stmt current(db_, "SELECT value FROM meta WHERE key='schema'");
       const std::string found = current.step() ? current.text(0) : "";
-      if (found.empty() || found == "1" || found == "2") {  // new file, or an older schema: add tables
+      if (found.empty() || found == "1" || found == "2" || found == "3") {  // new, or older: add tables
         exec(delivery_sql);
         exec(record_lookup_sql);
+        exec(upload_pending_sql);
         Stmt version(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?1)");
         version.bind(1, std::to_string(schema_version)).step();
       }
@@ -160,9 +175,10 @@ Store::Store(const std::string& path, Mode mode) {
     }
     Stmt check(db_, "SELECT value FROM meta WHERE key='schema'");
     const std::string found = check.step() ? check.text(0) : "";
-    if (mode == Mode::read_only && (found == "1" || found == "2")) {
-      has_deliveries_ = found == "2";
-      has_record_lookups_ = false;
+    if (mode == Mode::read_only && (found == "1" || found == "2" || found == "3")) {
+      has_deliveries_ = found != "1";
+      has_record_lookups_ = found == "3";
+      has_upload_pending_ = false;
     } else if (found != std::to_string(schema_version)) {
       throw StoreError("tlsrpt store: " + path + ": unknown schema version " + found);
     }
@@ -228,7 +244,16 @@ void Store::add(std::span<const Outcome> outcomes, std::span<const LogPosition> 
         "ON CONFLICT(policy_day_id, result_type, sending_ip, receiving_mx, receiving_ip, "
         "failure_reason_code) "
         "DO UPDATE SET sessions = sessions + excluded.sessions");
+    Stmt pending(db_,
+                 "INSERT INTO upload_pending(day, policy_domain, gen) VALUES(?1, ?2, 1) "
+                 "ON CONFLICT(day, policy_domain) DO UPDATE SET gen = gen + 1");
+    const PolicyKey* last = nullptr;
     for (const auto& [k, v] : batch) {
+      if (!last || last->day != k.day || last->domain != k.domain) {  // the map is ordered by day, domain
+        pending.reset();
+        pending.bind(1, k.day).bind(2, k.domain).step();
+        last = &k;
+      }
       policy.reset();
       policy.bind(1, k.day).bind(2, k.domain).bind(3, k.type).bind(4, k.strings).bind(5, k.policy_domain);
       policy.bind(6, k.mx).bind(7, v.successes).bind(8, v.failures);
@@ -402,6 +427,9 @@ std::uint64_t Store::prune(std::int64_t first_day_kept) {
   Stmt del_lookup(db_, "DELETE FROM record_lookup WHERE day < ?1");
   del_lookup.bind(1, first_day_kept);
   del_lookup.step();
+  Stmt del_pending(db_, "DELETE FROM upload_pending WHERE day < ?1");
+  del_pending.bind(1, first_day_kept);
+  del_pending.step();
   tx.commit();
   return n;
 }
@@ -540,6 +568,45 @@ void Store::set_meta(std::string_view key, std::string_view value) {
   Stmt q(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)");
   q.bind(1, key).bind(2, value);
   q.step();
+}
+
+}  // namespace tlsfence::tlsrpt
+
+namespace tlsfence::tlsrpt {
+
+std::vector<PendingUpload> Store::pending_uploads(std::size_t limit) {
+  std::vector<PendingUpload> out;
+  if (!has_upload_pending_) return out;
+  // One read transaction: the aggregates are those of the generation read.
+  exec("BEGIN");
+  try {
+    Stmt q(db_, "SELECT day, policy_domain, gen FROM upload_pending ORDER BY day, policy_domain LIMIT ?1");
+    q.bind(1, static_cast<std::int64_t>(limit));
+    while (q.step()) out.push_back(PendingUpload{q.integer(0), q.text(1), q.integer(2), {}});
+    for (auto& p : out) p.policies = load(p.day, &p.policy_domain, nullptr);
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return out;
+}
+
+void Store::uploaded(std::span<const PendingUpload> done) {
+  if (done.empty()) return;
+  Transaction tx(db_);
+  Stmt del(db_, "DELETE FROM upload_pending WHERE day = ?1 AND policy_domain = ?2 AND gen = ?3");
+  for (const auto& p : done) {
+    del.reset();
+    del.bind(1, p.day).bind(2, p.policy_domain).bind(3, p.gen).step();
+  }
+  tx.commit();
+}
+
+std::uint64_t Store::pending_upload_count() {
+  if (!has_upload_pending_) return 0;
+  Stmt q(db_, "SELECT COUNT(*) FROM upload_pending");
+  return q.step() ? static_cast<std::uint64_t>(q.integer(0)) : 0;
 }
 
 }  // namespace tlsfence::tlsrpt

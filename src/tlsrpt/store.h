@@ -17,6 +17,9 @@
 // up). A restart resumes pending deliveries from these rows. Schema 1 files are migrated on the
 // first read-write open; a read-only open of a schema 1 file shows no deliveries.
 //
+// Schema 4 adds `upload_pending`: the (day, domain) aggregates changed since their last upload
+// to the fleet's PostgreSQL ([fleet] postgresql; marked by add() in the same transaction).
+//
 // Schema 3 adds `record_lookup`: the `_smtp._tls` TXT lookup of each (report day, policy
 // domain), so a domain is looked up once per day whatever rebuilds or restarts happen. A
 // temporary failure (SERVFAIL, timeout) is kept as `temporary` with its retry time; the caller
@@ -136,6 +139,15 @@ struct RecordLookup {
   std::int64_t next_attempt = 0;   // temporary: when to look up again; else 0
 };
 
+// A (day, policy domain) whose aggregates changed since its last upload to the fleet, with
+// those aggregates (absolute counts) and the generation they belong to.
+struct PendingUpload {
+  std::int64_t day = 0;
+  std::string policy_domain;
+  std::int64_t gen = 0;
+  std::vector<PolicyAggregate> policies;
+};
+
 struct PlannedRua {
   std::string rua, target;
 };
@@ -183,6 +195,14 @@ class Store {
   std::optional<std::int64_t> next_record_lookup_time();           // earliest temporary next_attempt
   void put_record_lookup(const RecordLookup& r);
 
+  // Fleet uploads (schema 4): add() marks each (day, domain) it changes. pending_uploads()
+  // reads up to `limit` marked ones with their aggregates in one read transaction;
+  // uploaded() clears the marks of those still at the generation read (a change in between
+  // keeps its mark, so it is uploaded again).
+  std::vector<PendingUpload> pending_uploads(std::size_t limit);
+  void uploaded(std::span<const PendingUpload> done);
+  std::uint64_t pending_upload_count();
+
   // Small persistent settings (e.g. the last day whose reports were built).
   std::optional<std::string> meta(std::string_view key);
   void set_meta(std::string_view key, std::string_view value);
@@ -198,6 +218,7 @@ class Store {
   sqlite3* db_ = nullptr;
   bool has_deliveries_ = true;      // false: a schema 1 file opened read-only
   bool has_record_lookups_ = true;  // false: a schema 1 or 2 file opened read-only
+  bool has_upload_pending_ = true;  // false: a schema 1, 2 or 3 file opened read-only
 };
 
 }  // namespace tlsfence::tlsrpt

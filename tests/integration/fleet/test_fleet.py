@@ -106,6 +106,27 @@ class Host:
     def __init__(self, test, name):
         self.name = name
         self.dir = os.path.join(test.tmp, name)
+def create_fleet_database():
+    """A fresh database set up as README "Running a fleet" says: a login role, a database it
+    cannot create objects in except its own schema. Returns (name, connection string)."""
+    pg_addr = env_file(os.path.join(RUN, "pg", "pg.env"), "PG_ADDR")
+    pg_port = env_file(os.path.join(RUN, "pg", "pg.env"), "PG_PORT")
+    db = "fleet_" + uuid.uuid4().hex[:12]
+    sql("postgres", "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tlsfence') THEN "
+                    "CREATE ROLE tlsfence LOGIN PASSWORD '%s'; END IF; END$$" % PASSWORD)
+    sql("postgres", "CREATE DATABASE %s" % db)
+    sql("postgres", "REVOKE ALL ON DATABASE %s FROM PUBLIC" % db)
+    sql("postgres", "GRANT CONNECT ON DATABASE %s TO tlsfence" % db)
+    sql(db, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    sql(db, "CREATE SCHEMA tlsfence AUTHORIZATION tlsfence")
+    sql("postgres", "ALTER ROLE tlsfence IN DATABASE %s SET search_path = tlsfence" % db)
+    return db, "host=%s port=%s dbname=%s user=tlsfence password=%s" % (pg_addr, pg_port, db, PASSWORD)
+
+
+def drop_fleet_database(db):
+    sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+
+
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "sm.sock")
         self.log_path = os.path.join(self.dir, "tlsfenced.log")
@@ -153,22 +174,8 @@ class Host:
 class FleetTest(unittest.TestCase):
     def setUp(self):
         self.conf = env_file(os.path.join(RUN, "world.env"), "WORLD_TLSFENCE_CONF")
-        pg_addr = env_file(os.path.join(RUN, "pg", "pg.env"), "PG_ADDR")
-        pg_port = env_file(os.path.join(RUN, "pg", "pg.env"), "PG_PORT")
         self.tmp = tempfile.mkdtemp(prefix="fleet-test-")
-        self.db = "fleet_" + uuid.uuid4().hex[:12]
-        # README "Running a fleet": a login role, a database it cannot create objects in except
-        # its own schema.
-        sql("postgres", "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tlsfence') THEN "
-                        "CREATE ROLE tlsfence LOGIN PASSWORD '%s'; END IF; END$$" % PASSWORD)
-        sql("postgres", "CREATE DATABASE %s" % self.db)
-        sql("postgres", "REVOKE ALL ON DATABASE %s FROM PUBLIC" % self.db)
-        sql("postgres", "GRANT CONNECT ON DATABASE %s TO tlsfence" % self.db)
-        sql(self.db, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        sql(self.db, "CREATE SCHEMA tlsfence AUTHORIZATION tlsfence")
-        sql("postgres", "ALTER ROLE tlsfence IN DATABASE %s SET search_path = tlsfence" % self.db)
-        self.conninfo = "host=%s port=%s dbname=%s user=tlsfence password=%s" % (pg_addr, pg_port, self.db,
-                                                                                   PASSWORD)
+        self.db, self.conninfo = create_fleet_database()
         self.hosts = []
         self.policy_saved = None
 
@@ -190,7 +197,7 @@ class FleetTest(unittest.TestCase):
             else:
                 self.assertEqual(status[h.name], 0, h.name + ": " + h.text()[-3000:])
         subprocess.run([os.path.join(WORLD, "pg.sh"), "start"], capture_output=True, timeout=60)
-        sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+        drop_fleet_database(self.db)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def host(self, name, *extra, wait_connected=True):
@@ -298,7 +305,7 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(b.text().count("policy from the fleet domain=fleet.test"), from_fleet + 1)
         status = a.cli("db", "status")
         self.assertEqual(status.returncode, 0, status.stderr)
-        self.assertIn("schema\t1 (current)", status.stdout)
+        self.assertIn("schema\t2 (current)", status.stdout)
         self.assertRegex(status.stdout, r"host\tmx-a\ttlsfenced\tversion=\S+\tpid=%d\tlast_seen=" % a.proc.pid)
         self.assertIn("host\tmx-b\ttlsfenced", status.stdout)
         self.assertIn("password=***", status.stdout)
@@ -408,7 +415,7 @@ class FleetTest(unittest.TestCase):
         sql(self.db, "UPDATE tlsfence.tlsfence_schema SET version = 42")
         d = self.host("mx-d", wait_connected=False)
         self.wait_for("refused", lambda: "fleet database refused" in d.text())
-        self.assertIn("schema version 42, newer than this program's 1", d.text())
+        self.assertIn("schema version 42, newer than this program's 2", d.text())
         self.assertEqual(ask(d.sock, "dane.test"), "OK dane-only")
         status = d.cli("db", "status")
         self.assertEqual(status.returncode, 2)

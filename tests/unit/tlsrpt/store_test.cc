@@ -278,7 +278,7 @@ TEST_F(StoreTest, SchemaOneFileIsMigrated) {
     ASSERT_EQ(r.summary().size(), 1u);
   }
   Store s(path_);
-  EXPECT_EQ(s.meta("schema"), "3");  // schema 3 adds record_lookup
+  EXPECT_EQ(s.meta("schema"), "4");  // schema 3 adds record_lookup, 4 upload_pending
   EXPECT_FALSE(s.record_lookup(200, "old.example"));
   s.put_record_lookup(
       {200, "old.example", RecordState::valid, "v=TLSRPTv1; rua=mailto:r@old.example", 1, 1, 0, 0});
@@ -300,6 +300,81 @@ TEST_F(StoreTest, UnknownSchemaVersionRefused) {
   sqlite3_close(db);
   EXPECT_THROW(Store s(path_), StoreError);
   EXPECT_THROW(Store s(path_, Store::Mode::read_only), StoreError);
+}
+
+// Fleet uploads: add() marks each (day, domain) it changes; pending_uploads() reads the marks
+// with their absolute aggregates; uploaded() clears only marks still at the generation read.
+TEST_F(StoreTest, UploadMarksFollowEveryChangeAndClearOnlyWhatWasUploaded) {
+  Store s(path_);
+  EXPECT_EQ(s.pending_upload_count(), 0u);
+  std::vector<Outcome> v{make(100, "a.example", std::nullopt), make(100, "a.example", std::nullopt),
+                         make(100, "b.example", TlsrptResult::certificate_expired),
+                         make(101, "a.example", std::nullopt)};
+  s.add(v);
+  auto p = s.pending_uploads(10);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0].day, 100);
+  EXPECT_EQ(p[0].policy_domain, "a.example");
+  ASSERT_EQ(p[0].policies.size(), 1u);
+  EXPECT_EQ(p[0].policies[0].successful_sessions, 2u);
+  EXPECT_EQ(p[1].policy_domain, "b.example");
+  EXPECT_EQ(p[1].policies[0].failed_sessions, 1u);
+  EXPECT_EQ(p[2].day, 101);
+  // A change after the read: its mark survives the upload of the older generation.
+  s.add(std::vector<Outcome>{make(100, "a.example", std::nullopt)});
+  s.uploaded(p);
+  auto left = s.pending_uploads(10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].policy_domain, "a.example");
+  EXPECT_EQ(left[0].policies[0].successful_sessions, 3u);  // absolute, not the increment
+  s.uploaded(left);
+  EXPECT_EQ(s.pending_upload_count(), 0u);
+  EXPECT_TRUE(s.pending_uploads(10).empty());
+}
+
+TEST_F(StoreTest, UploadMarksSurviveReopenAndAreBoundedByTheLimit) {
+  {
+    Store s(path_);
+    std::vector<Outcome> v;
+    for (int i = 0; i < 5; ++i) v.push_back(make(100, "d" + std::to_string(i) + ".example", std::nullopt));
+    s.add(v);
+  }
+  Store s(path_);  // kill -9 after COMMIT: the marks are in the file
+  EXPECT_EQ(s.pending_upload_count(), 5u);
+  auto first = s.pending_uploads(2);
+  ASSERT_EQ(first.size(), 2u);
+  s.uploaded(first);
+  EXPECT_EQ(s.pending_upload_count(), 3u);
+  s.prune(101);
+  EXPECT_EQ(s.pending_upload_count(), 0u);
+}
+
+// A host joining a fleet: a file of schema 3 is migrated, everything it holds marked.
+TEST_F(StoreTest, MigratedFileMarksEverythingItHolds) {
+  {
+    Store s(path_);
+    s.add(std::vector<Outcome>{make(100, "old.example", std::nullopt),
+                               make(99, "older.example", std::nullopt)});
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE upload_pending; UPDATE meta SET value='3' WHERE key='schema'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    Store r(path_, Store::Mode::read_only);  // read-only: no marks, no error
+    EXPECT_EQ(r.pending_upload_count(), 0u);
+    EXPECT_TRUE(r.pending_uploads(10).empty());
+  }
+  Store s(path_);
+  EXPECT_EQ(s.meta("schema"), "4");
+  const auto p = s.pending_uploads(10);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].policy_domain, "older.example");
+  EXPECT_EQ(p[1].policies[0].successful_sessions, 1u);
 }
 
 }  // namespace
