@@ -9,6 +9,7 @@
 #   expired.{key,pem,chain.pem} mta-sts.stsexpired.test, valid only in January 2020
 #   mxexpired.{key,pem,chain.pem} postfix-in .17: mx1.stsmxexpired.test, mx1.danemxexpired.test,
 #                               valid only in January 2020
+#   pg.{key,pem,chain.pem}      PostgreSQL of pg.sh once `pg.sh tls on`: pg.fleet.test, IP $PG_ADDR
 #   dkim-tlsrpt.key, .pub.b64   RSA 2048 DKIM key of the report submitter sender.test (selector
 #                               tlsrpt, published with s=tlsrpt by gen-dns.sh; WORLD_DKIM_KEY)
 set -euo pipefail
@@ -60,6 +61,7 @@ for d in sts ststesting stsnone stsredirect stshtml stsbig sts404 stsmismatch st
 done
 issue web mta-sts.sts.test "$(san "${web_names[@]}")"
 issue odd mta-sts.stschunked.test "$(san mta-sts.stschunked.test mta-sts.stshang.test tlsrpt.test)"
+issue pg pg.fleet.test "DNS:pg.fleet.test,IP:$PG_ADDR"   # pg.sh tls on (fleet tests, sslmode)
 
 # Expired certificates: `openssl x509 -req` (3.0) cannot set a start date; `openssl ca` can.
 issue_expired() { # issue_expired NAME CN SAN — valid only in January 2020; re-issued when SAN changed

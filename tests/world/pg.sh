@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# pg.sh start|stop|status|smoke — the test world's private PostgreSQL 15 (fleet tests, TESTWORLD.md).
+# pg.sh start|stop|status|smoke|tls on|off — the test world's private PostgreSQL 15 (fleet tests, TESTWORLD.md).
 #   start: initdb into $RUN/pg/data (kept across runs: a second start only starts it; a running
 #          one is left as it is), listen on
 #          $PG_ADDR:$PG_PORT (never 5432) and on the socket directory $RUN/pg/sock, fsync off;
 #          waits until it answers; writes $RUN/pg/pg.env (PG_ADDR, PG_PORT, PG_SOCK, PG_SUPER).
 #   stop:  pg_ctl -m fast stop of that data directory, then its postmaster.pid's PID if still
 #          alive and it is a postgres of that directory (never by process name).
+#   tls on|off: TLS on the running server (ssl = on with $RUN/pki/pg.pem, pg.fleet.test and
+#          $PG_ADDR, issued by the world's CA) or off again (the default), by ALTER SYSTEM and a
+#          reload; waits until a new connection sees the change. Connections already open keep
+#          what they had.
 # Trust authentication on loopback only: the tests give a password anyway (it must never be
 # logged); the superuser "postgres" creates one database per test.
 set -euo pipefail
@@ -62,6 +66,32 @@ stop() {
   fi
 }
 
+# tls on|off: the server's ssl setting, reloaded (no restart), checked over TCP.
+tls() {
+  local sql want psql=("$PGBIN/psql" -h "$P/sock" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -Atq)
+  case "$1" in
+    on)
+      [ -s "$RUN/pki/pg.pem" ] && [ -s "$RUN/pki/pg.key" ] || die "no $RUN/pki/pg.pem (gen-pki.sh)"
+      install -d -o postgres -g postgres -m 700 "$P/tls"
+      install -o postgres -g postgres -m 600 "$RUN/pki/pg.chain.pem" "$P/tls/server.pem"
+      install -o postgres -g postgres -m 600 "$RUN/pki/pg.key" "$P/tls/server.key"
+      sql=(-c "ALTER SYSTEM SET ssl_cert_file = '$P/tls/server.pem'" -c "ALTER SYSTEM SET ssl_key_file = '$P/tls/server.key'"
+           -c "ALTER SYSTEM SET ssl = on")
+      want=t ;;
+    off) sql=(-c "ALTER SYSTEM RESET ssl" -c "ALTER SYSTEM RESET ssl_cert_file" -c "ALTER SYSTEM RESET ssl_key_file"); want=f ;;
+    *) die "usage: $0 tls on|off" ;;
+  esac
+  "${psql[@]}" "${sql[@]}" -c "SELECT pg_reload_conf()" >/dev/null || die "cannot change ssl (see $P/postgresql.log)"
+  local i got
+  for i in $(seq 50); do
+    got=$(PGSSLMODE=prefer "$PGBIN/psql" -h "$PG_ADDR" -p "$PG_PORT" -U postgres -d postgres -Atq \
+          -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" 2>/dev/null || true)
+    [ "$got" = "$want" ] && { echo "PostgreSQL on $PG_ADDR:$PG_PORT: TLS $1"; return 0; }
+    sleep 0.1
+  done
+  die "PostgreSQL did not turn TLS $1 (see $P/postgresql.log)"
+}
+
 # smoke: it answers over TCP on loopback as the tests connect (a role, a database, a query).
 smoke() {
   local q=(-h "$PG_ADDR" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -Atq)
@@ -80,5 +110,6 @@ case "${1:-}" in
   smoke) smoke ;;
   stop) stop ;;
   status) as_pg "$PGBIN/pg_ctl" -D "$D" status ;;
-  *) echo "usage: $0 start|stop|status|smoke" >&2; exit 2 ;;
+  tls) tls "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|smoke|tls on|off" >&2; exit 2 ;;
 esac

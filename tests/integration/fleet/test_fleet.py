@@ -10,7 +10,9 @@ log/nginx-fleet.log (one line per HTTPS request the web server received).
 
 - shared policy: host B answers a policy host A fetched, while its URL answers 404; and from the
   stored MTA-STS policy alone (RFC 8461 §5.1) once the stored decision is stale.
-- coalescing: 3 hosts x 100 concurrent cold requests for one domain -> one HTTPS fetch.
+- coalescing: 3 hosts x 300 concurrent cold requests for one domain -> one HTTPS fetch and one
+  DNS query per name and type for the fleet, counted at knotd (dns_queries.py: every host's
+  libunbound asks knotd directly, each with its own cache).
 - fleet-wide flush: `tlsfence cache flush` on one host drops the others' memory (NOTIFY).
 - PostgreSQL stopped mid-load and started again: every request answered, none waiting longer
   than [dns] timeout, one log line per state change, the hosts reconnect and write again; and
@@ -29,6 +31,8 @@ import threading
 import time
 import unittest
 import uuid
+
+from dns_queries import DnsQueries
 
 RUN = os.environ.get("TLSFENCE_WORLD_RUN", "/tmp/tlsfence-world")
 WORLD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "world")
@@ -264,9 +268,10 @@ class FleetTest(unittest.TestCase):
         threads = [threading.Thread(target=one, args=(h,)) for h in hosts for _ in range(100)]
         for t in threads:
             t.start()
-        go.set()
-        for t in threads:
-            t.join(60)
+        with DnsQueries() as dns:
+            go.set()
+            for t in threads:
+                t.join(60)
         self.assertEqual(errors, [])
         self.assertEqual(answers, [FLEET] * 300)
         self.assertEqual(slow, [])
