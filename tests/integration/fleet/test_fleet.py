@@ -106,10 +106,6 @@ def sql(db, statement, user="postgres"):
     return r.stdout.strip()
 
 
-class Host:
-    def __init__(self, test, name):
-        self.name = name
-        self.dir = os.path.join(test.tmp, name)
 def create_fleet_database():
     """A fresh database set up as README "Running a fleet" says: a login role, a database it
     cannot create objects in except its own schema. Returns (name, connection string)."""
@@ -131,6 +127,10 @@ def drop_fleet_database(db):
     sql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
 
 
+class Host:
+    def __init__(self, test, name):
+        self.name = name
+        self.dir = os.path.join(test.tmp, name)
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "sm.sock")
         self.log_path = os.path.join(self.dir, "tlsfenced.log")
@@ -265,7 +265,7 @@ class FleetTest(unittest.TestCase):
             if time.monotonic() - t0 > timeout:
                 slow.append(time.monotonic() - t0)
 
-        threads = [threading.Thread(target=one, args=(h,)) for h in hosts for _ in range(100)]
+        threads = [threading.Thread(target=one, args=(h,)) for h in hosts for _ in range(300)]
         for t in threads:
             t.start()
         with DnsQueries() as dns:
@@ -273,9 +273,16 @@ class FleetTest(unittest.TestCase):
             for t in threads:
                 t.join(60)
         self.assertEqual(errors, [])
-        self.assertEqual(answers, [FLEET] * 300)
+        self.assertEqual(answers, [FLEET] * 900)
         self.assertEqual(slow, [])
         self.assertEqual(fetches(), before + 1, "one HTTPS fetch for the fleet")
+        # One set of DNS queries for the fleet: what one host resolving alone asks (the TXT and
+        # MX of fleet.test, the A/AAAA of mta-sts.fleet.test and of mx1.sts.test, the DNSKEY of
+        # test. to validate them), each name and type once, not once per host.
+        asked = sorted(dns.counts.items())
+        self.assertIn((("_mta-sts.fleet.test.", "TXT"), 1), asked)
+        self.assertIn((("fleet.test.", "MX"), 1), asked)
+        self.assertEqual([q for q in asked if q[1] != 1], [], "asked more than once: %s" % asked)
         resolved = sum(h.text().count("policy decided domain=fleet.test") for h in hosts)
         from_fleet = sum(h.text().count("policy from the fleet domain=fleet.test") for h in hosts)
         self.assertEqual(resolved, 1)
