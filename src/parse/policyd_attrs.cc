@@ -84,7 +84,7 @@ PolicydParser::Result PolicydParser::next() {
         continue;
       }
       if (is_forbidden_byte(c)) return fail(PolicydError::binary_data);
-      if (k - pos_ >= limits::policy_line_max) return fail(PolicydError::line_too_long);
+      if (k - pos_ >= limits_.line_max) return fail(PolicydError::line_too_long);
       scan_ = k + 1;
     }
     if (end == std::string::npos) return {};
@@ -101,7 +101,7 @@ PolicydParser::Result PolicydParser::next() {
     }
     const std::size_t eq = line.find('=');
     if (eq == std::string_view::npos || eq == 0) return fail(PolicydError::malformed_line);
-    if (current_.attributes.size() >= limits::policy_attributes_max) {
+    if (current_.attributes.size() >= limits_.attributes_max) {
       return fail(PolicydError::too_many_attributes);
     }
     current_.attributes.emplace_back(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));

@@ -6,10 +6,11 @@
 // need_more. No logging, no exceptions on bad input, no I/O.
 //
 // What it trusts: nothing. What it accepts:
-//  - a line is at most limits::policy_line_max bytes (without the "\n"; a "\r" just before
+//  - a line is at most limits::policy_line_max bytes (Limits::line_max) (without the "\n"; a "\r" just before
 //    the "\n" is dropped, so a telnet session works); longer → line_too_long, as soon as
 //    the limit is passed (the parser never buffers more than one line beyond the limit);
-//  - at most limits::policy_attributes_max attributes per request → too_many_attributes;
+//  - at most limits::policy_attributes_max (Limits::attributes_max) attributes per request →
+//  too_many_attributes;
 //  - the name is what precedes the first '='; the value may itself contain '=';
 //    a line without '=' or with an empty name → malformed_line;
 //  - NUL and C0 control bytes other than TAB, and DEL, anywhere → binary_data. Bytes
@@ -24,6 +25,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "tlsfence/limits.h"
 
 namespace tlsfence::parse {
 
@@ -54,6 +57,15 @@ class PolicydParser {
     PolicydError error = PolicydError::none;  // set when status == error
   };
 
+  // The limits a connection is held to (the door uses the defaults; the fuzz target uses
+  // small ones, so that short inputs reach them).
+  struct Limits {
+    std::size_t line_max = limits::policy_line_max;
+    std::size_t attributes_max = limits::policy_attributes_max;
+  };
+  PolicydParser() = default;
+  explicit PolicydParser(Limits l) : limits_(l) {}
+
   // Appends bytes to the input. Cheap: bytes are only copied, parsing happens in next().
   void feed(std::string_view bytes);
   // The next complete request, or need_more, or the (sticky) error.
@@ -66,6 +78,7 @@ class PolicydParser {
  private:
   Result fail(PolicydError e);
 
+  Limits limits_;
   std::string buffer_;
   std::size_t pos_ = 0;   // first unparsed byte of buffer_ (start of the current line)
   std::size_t scan_ = 0;  // bytes of the current line before this one are already checked

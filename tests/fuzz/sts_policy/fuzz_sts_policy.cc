@@ -20,10 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& p = r.policy;
   if (p.max_age > tlsfence::limits::sts_max_age_max) std::abort();
   if (p.mode != tlsfence::StsPolicy::Mode::none && p.mx.empty()) std::abort();
-  for (const auto& mx : p.mx) {
+  // Each pattern against a host built from it (one pattern at a time: matching each host
+  // against the whole list was quadratic, a million comparisons for 1,000 patterns), and a
+  // few of those hosts against the whole list.
+  for (std::size_t i = 0; i < p.mx.size(); ++i) {
+    const std::string& mx = p.mx[i];
     if (!tlsfence::parse::is_valid_mx_pattern(mx)) std::abort();
     std::string host = mx.substr(0, 2) == "*." ? "x" + mx.substr(1) : mx;
-    if (!tlsfence::parse::mx_matches(host, p)) std::abort();
+    if (!tlsfence::parse::mx_matches(host, std::string_view(mx))) std::abort();
+    if ((i < 4 || i + 1 == p.mx.size()) && !tlsfence::parse::mx_matches(host, p)) std::abort();
   }
   (void)tlsfence::parse::mx_matches(in, p);
   return 0;

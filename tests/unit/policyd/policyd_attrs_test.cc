@@ -118,6 +118,20 @@ TEST(PolicydAttrs, TruncatedRequestIsVisible) {
   EXPECT_TRUE(p.in_request());
 }
 
+TEST(PolicydAttrs, SmallerLimitsAreHonoured) {
+  PolicydParser lines(PolicydParser::Limits{8, 4});
+  lines.feed("a=123456\n");  // 8 bytes: at the limit
+  EXPECT_EQ(lines.next().status, Status::need_more);
+  lines.feed("b=1234567\n");  // 9 bytes
+  EXPECT_EQ(lines.next().error, PolicydError::line_too_long);
+
+  PolicydParser attributes(PolicydParser::Limits{64, 2});
+  attributes.feed("a=1\nb=2\n\n");
+  EXPECT_EQ(attributes.next().request.attributes.size(), 2u);
+  attributes.feed("a=1\nb=2\nc=3\n\n");
+  EXPECT_EQ(attributes.next().error, PolicydError::too_many_attributes);
+}
+
 TEST(PolicydAttrs, ErrorIsSticky) {
   PolicydParser p;
   p.feed("bad line\n");
