@@ -64,8 +64,9 @@ int report_build(const Config& cfg, const std::vector<std::string>& args) {
     std::filesystem::create_directories(out);
     for (const auto& d : store.day_aggregates(*day)) {
       const auto built = tlsrpt::build_report(meta, *day, d.policy_domain, d.policies);
-      std::cout << tlsrpt::write_report(out, built).string() << "\n";
+      std::cout << tlsrpt::write_report(out, built, tlsrpt::Durability::none).string() << "\n";
     }
+    tlsrpt::sync_outbox(out);  // once, not one fsync per report
     return 0;
   }
   tlsrpt::Store store(cfg.tlsrpt.db);  // the record lookups are kept
@@ -77,8 +78,9 @@ int report_build(const Config& cfg, const std::vector<std::string>& args) {
   std::filesystem::create_directories(out);
   for (const auto& [domain, record] : gate.reportable) {
     const auto built = tlsrpt::build_report(meta, *day, domain, store.aggregates(*day, domain));
-    std::cout << tlsrpt::write_report(out, built).string() << "\n";
+    std::cout << tlsrpt::write_report(out, built, tlsrpt::Durability::none).string() << "\n";
   }
+  tlsrpt::sync_outbox(out);
   if (const auto s = rptd::skipped_summary(gate); !s.empty())
     std::fprintf(stderr, "tlsfence: report build: %s; --all writes them too\n", s.c_str());
   for (const auto& p : gate.pending)

@@ -65,8 +65,11 @@ int fleet_build(const Config& cfg, std::int64_t day, const std::string& out_dir,
   std::filesystem::create_directories(out_dir);
   if (all) {
     for (const auto& [domain, policies] : *aggregates)
-      std::cout << tlsrpt::write_report(out_dir, tlsrpt::build_report(meta, day, domain, policies)).string()
+      std::cout << tlsrpt::write_report(out_dir, tlsrpt::build_report(meta, day, domain, policies),
+                                        tlsrpt::Durability::none)
+                       .string()
                 << "\n";
+    tlsrpt::sync_outbox(out_dir);  // once, not one fsync per report
     return 0;
   }
   std::vector<std::string> domains;
@@ -76,9 +79,11 @@ int fleet_build(const Config& cfg, std::int64_t day, const std::string& out_dir,
       rptd::check_records(store, transport, day, domains, static_cast<std::int64_t>(std::time(nullptr)),
                           rptd::Backoff{}, rptd::RetryFailed::now);
   for (const auto& [domain, record] : gate.reportable)
-    std::cout << tlsrpt::write_report(out_dir, tlsrpt::build_report(meta, day, domain, (*aggregates)[domain]))
+    std::cout << tlsrpt::write_report(out_dir, tlsrpt::build_report(meta, day, domain, (*aggregates)[domain]),
+                                      tlsrpt::Durability::none)
                      .string()
               << "\n";
+  tlsrpt::sync_outbox(out_dir);
   if (const auto s = rptd::skipped_summary(gate); !s.empty())
     std::cerr << "tlsfence: report build: " << s << "; --all writes them too\n";
   std::ostringstream waits;
@@ -100,7 +105,10 @@ int fleet_send(const Config& cfg, std::int64_t day) {
 }
 
 int fleet_list(const Config& cfg) {
-  tlsrpt::Store store(cfg.tlsrpt.db, tlsrpt::Store::Mode::read_only);
+  // The fleet's state is all in PostgreSQL: a host whose sidecar never ran has no tlsrpt.db.
+  tlsrpt::Store store(std::filesystem::exists(cfg.tlsrpt.db) ? cfg.tlsrpt.db : ":memory:",
+                      std::filesystem::exists(cfg.tlsrpt.db) ? tlsrpt::Store::Mode::read_only
+                                                             : tlsrpt::Store::Mode::read_write);
   FleetCli f(cfg, store);
   if (!f.up(cfg, "list")) return 1;
   std::string error;

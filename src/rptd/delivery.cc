@@ -206,7 +206,8 @@ void Deliverer::report_domains(std::int64_t day, const GateResult& gate, bool de
     if (policies.empty()) continue;
     const auto built = tlsrpt::build_report(options_.meta, day, domain, policies);
     std::filesystem::create_directories(options_.outbox);
-    tlsrpt::write_report(options_.outbox, built);
+    // No fsync per report: a file lost in a crash is built again from the store (load_report).
+    tlsrpt::write_report(options_.outbox, built, tlsrpt::Durability::none);
     if (deliver) {
       std::vector<tlsrpt::PlannedRua> rua;
       for (const auto& u : record.rua) rua.push_back({u.uri, u.target});
@@ -214,6 +215,7 @@ void Deliverer::report_domains(std::int64_t day, const GateResult& gate, bool de
     }
     ++r.reports;
   }
+  if (r.reports > 0) tlsrpt::sync_outbox(options_.outbox);
   count_gate(gate, r);
   print_lookup_waits(day, gate, out);
 }

@@ -159,7 +159,7 @@ bool FleetReports::store_reports(std::int64_t day, const std::vector<std::string
   for (const auto& [domain, record] : gate.reportable) {
     const auto built = tlsrpt::build_report(delivery_.meta, day, domain, (*aggregates)[domain]);
     std::filesystem::create_directories(delivery_.outbox);
-    tlsrpt::write_report(delivery_.outbox, built);
+    tlsrpt::write_report(delivery_.outbox, built, tlsrpt::Durability::none);  // PostgreSQL holds it
     reports.push_back({{"domain", json_text(domain)},
                        {"id", json_text(built.report_id)},
                        {"file", json_text(built.file_name)},
@@ -169,6 +169,7 @@ bool FleetReports::store_reports(std::int64_t day, const std::vector<std::string
           {{"domain", json_text(domain)}, {"rua", json_text(u.uri)}, {"target", json_text(u.target)}});
     ++r.reports;
   }
+  if (!gate.reportable.empty()) tlsrpt::sync_outbox(delivery_.outbox);
   std::vector<Statement> st{{"BEGIN", {}}};
   if (guard)  // 1 / 0 (SQLSTATE 22012) when this process no longer holds the day: nothing is stored
     st.push_back(
