@@ -115,10 +115,12 @@ PolicydParser::Result parse_policyd_request(std::string_view bytes) {
 }
 
 std::string encode_policyd_reply(std::string_view action) {
-  std::string out = "action=";
+  std::string out;
   out.reserve(action.size() + 9);
-  for (char ch : action) {
-    out.push_back(is_forbidden_byte(static_cast<unsigned char>(ch)) ? ' ' : ch);
+  out += "action=";
+  out += action;
+  for (std::size_t i = 7; i < out.size(); ++i) {
+    if (is_forbidden_byte(static_cast<unsigned char>(out[i]))) out[i] = ' ';
   }
   out += "\n\n";
   return out;
