@@ -156,6 +156,9 @@ class Collectors {
     o.listen = false;
     fleet_client_ = std::make_unique<fleet::FleetClient>(o, fleet::FleetClient::Notify{});
     fleet_client_->start();
+    // The first connection attempt (at most its connect timeout), so that the report job's
+    // first round does not find the link still starting and wait a minute.
+    fleet_client_->wait_started(o.connect_timeout + std::chrono::milliseconds(500));
     fleet_ = std::make_unique<rptd::FleetReports>(*fleet_client_, *store_, clock_,
                                                   rptd::delivery_options(*cfg_), rptd::fleet_options(o.host));
     job_->set_fleet(fleet_.get());
