@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "fleet/client.h"
+#include "rptd/fleet_reports.h"
 #include "tlsrpt/counters.h"
 
 namespace tlsfence {
@@ -42,10 +43,15 @@ void write_counters(Writer& w) {
   }
 }
 
-void write_deliveries(Writer& w, tlsrpt::Store* store) {
+// A single host's from tlsrpt.db; a fleet's (`fleet`) as its report job last read them.
+void write_deliveries(Writer& w, tlsrpt::Store* store, const std::optional<rptd::FleetPending>& fleet) {
   std::uint64_t pending = 0, retries = 0;
   std::int64_t oldest = 0;  // created time of the oldest pending retry
-  if (store != nullptr) {
+  if (fleet) {
+    pending = fleet->pending;
+    retries = fleet->retries;
+    oldest = fleet->oldest_retry_created;
+  } else if (store != nullptr) {
     for (const tlsrpt::Delivery& d : store->deliveries()) {
       if (d.state != tlsrpt::DeliveryState::pending) continue;
       ++pending;
@@ -72,7 +78,7 @@ void add_rptd_metrics(MetricsListener& listener, RptdParts parts) {
     w.family("tlsfence_rptd_lines_read_total", Type::counter, "MTA log lines read, by source.");
     for (const auto& [source, n] : p->lines()) w.sample({{"source", source}}, n);
     write_counters(w);
-    write_deliveries(w, p->store());
+    write_deliveries(w, p->store(), p->fleet_pending ? p->fleet_pending() : std::nullopt);
     if (const fleet::FleetClient* c = p->fleet ? p->fleet() : nullptr; c != nullptr) {
       w.family("tlsfence_rptd_fleet_uploads_pending", Type::gauge,
                "(day, domain) aggregates in tlsrpt.db not yet uploaded to the fleet database.");

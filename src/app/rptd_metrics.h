@@ -4,6 +4,7 @@
 // tlsrpt.db Store live; the event counters come from tlsrpt/counters.h.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,9 @@
 namespace tlsfence {
 namespace fleet {
 class FleetClient;
+}
+namespace rptd {
+struct FleetPending;
 }
 
 struct RptdParts {
@@ -26,6 +30,8 @@ struct RptdParts {
   std::string datagram_socket;  // [tlsrpt] socket ("" off)
   // The fleet connection ([fleet] postgresql; null: a single host, or not started yet).
   std::function<const fleet::FleetClient*()> fleet;
+  // With a fleet: its pending deliveries as the report job last read them (nullopt: not yet).
+  std::function<std::optional<rptd::FleetPending>()> fleet_pending;
 };
 
 void add_rptd_metrics(MetricsListener& listener, RptdParts parts);

@@ -131,6 +131,9 @@ class Collectors {
   }
   tlsrpt::Store* store() const { return store_.get(); }
   const fleet::FleetClient* fleet_client() const { return fleet_client_.get(); }
+  std::optional<rptd::FleetPending> fleet_pending() const {
+    return fleet_ ? fleet_->pending() : std::nullopt;
+  }
   const std::string& store_error() const { return store_error_; }
 
  private:
@@ -330,7 +333,8 @@ int main(int argc, char** argv) {
       metrics,
       RptdParts{[collectors] { return collectors->lines(); }, [collectors] { return collectors->store(); },
                 [collectors] { return collectors->store_error(); }, s.config->tlsrpt.socket,
-                [collectors] { return collectors->fleet_client(); }});
+                [collectors] { return collectors->fleet_client(); },
+                [collectors] { return collectors->fleet_pending(); }});
   metrics.install(s.config->metrics.listen);
   return daemon.run();
 }

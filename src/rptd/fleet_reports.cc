@@ -274,6 +274,19 @@ void FleetReports::attempt(const fleet::Row& row, Transport& transport, DayDeliv
   const std::string domain = text(row[1]), rua = text(row[2]);
   const auto failures = static_cast<std::uint64_t>(as_int(row[4]));
   const std::int64_t t = now();
+  // Renewed right before sending: of a claim of many rows, one whose lease ran out while the
+  // earlier ones were sent may have been taken over by another host; then it is left to it.
+  // (Still ours, expired or not, the renewal wins against any later claim: the row lock.)
+  const fleet::Outcome renew = call(
+      {{"UPDATE tlsfence_tlsrpt_deliveries SET lease_until = $4 WHERE day = $1 AND domain = $2 AND rua = $3 "
+        "AND lease_host = $5 AND lease_pid = $6 RETURNING 1",
+        {num(day), domain, rua, num(t + options_.lease.count()), options_.host, num(options_.pid)}}});
+  if (!renew.ok || renew.rows.empty()) {
+    out << domain << " " << rua << " not attempted: "
+        << (renew.ok ? "its lease passed to another host" : "lease not renewed: " + one_line(renew.error))
+        << "\n";
+    return;
+  }
   bool ok = false;
   std::string detail;
   const fleet::Outcome rep =
@@ -347,10 +360,14 @@ void FleetReports::attempt(const fleet::Row& row, Transport& transport, DayDeliv
 std::optional<std::int64_t> FleetReports::next_due() {
   const fleet::Outcome o = call(
       {{"SELECT min(CASE WHEN lease_host IS NULL OR (lease_host = $1 AND lease_pid = $2) THEN next_attempt "
-        "ELSE greatest(next_attempt, lease_until + 1) END) FROM tlsfence_tlsrpt_deliveries WHERE state = "
+        "ELSE greatest(next_attempt, lease_until + 1) END), count(*), count(*) FILTER (WHERE failures > 0), "
+        "coalesce(min(created) FILTER (WHERE failures > 0), 0) FROM tlsfence_tlsrpt_deliveries WHERE state = "
         "'pending'",
         {options_.host, num(options_.pid)}}});
-  if (!o.ok || o.rows.empty() || !o.rows[0][0]) return std::nullopt;
+  if (!o.ok || o.rows.empty()) return std::nullopt;
+  pending_ = FleetPending{static_cast<std::uint64_t>(as_int(o.rows[0][1])),
+                          static_cast<std::uint64_t>(as_int(o.rows[0][2])), as_int(o.rows[0][3])};
+  if (!o.rows[0][0]) return std::nullopt;
   return as_int(o.rows[0][0]);
 }
 

@@ -72,6 +72,12 @@ struct UploadResult {
   std::size_t remaining = 0;
 };
 
+// The fleet's pending deliveries as last seen by next_due() (the sidecar's metrics).
+struct FleetPending {
+  std::uint64_t pending = 0, retries = 0;  // not delivered nor given up; of those, failed at least once
+  std::int64_t oldest_retry_created = 0;   // when the oldest retry's delivery was planned (0: none)
+};
+
 enum class BuildState {
   built,            // this call built the day
   built_elsewhere,  // done before (by this or another host)
@@ -110,8 +116,10 @@ class FleetReports {
   // Every delivery this process may claim and is due; with `day`, every undelivered one of that
   // day whose lease is free (`tlsfence report send`). One line per attempt to `out`.
   DayDelivery attempt_due(Transport& transport, std::ostream& out, std::optional<std::int64_t> day = {});
-  // When a delivery this process could attempt is next due (nullopt: none, or unknown).
+  // When a delivery this process could attempt is next due (nullopt: none, or unknown); also
+  // refreshes pending().
   std::optional<std::int64_t> next_due();
+  std::optional<FleetPending> pending() const { return pending_; }
 
   // Every host's aggregates of `day` summed per domain (`domains` empty: all). Rows that do not
   // decode are named on `warnings` and left out. nullopt when the database cannot be asked.
@@ -137,6 +145,7 @@ class FleetReports {
   const Clock& clock_;
   DeliveryOptions delivery_;
   FleetOptions options_;
+  std::optional<FleetPending> pending_;
 };
 
 }  // namespace tlsfence::rptd

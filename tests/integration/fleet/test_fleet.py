@@ -79,12 +79,12 @@ def ask(sock_path, key, timeout=20):
     return data.split(b":", 1)[1][:-1].decode()
 
 
-def healthz(sock_path):
-    """GET /healthz over the unix socket of [metrics] listen: (status, body)."""
+def healthz(sock_path, path="/healthz"):
+    """GET /healthz (or `path`) over the unix socket of [metrics] listen: (status, body)."""
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(10)
         s.connect(sock_path)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % path.encode())
         data = b""
         while True:
             chunk = s.recv(4096)

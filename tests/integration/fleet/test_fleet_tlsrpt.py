@@ -209,6 +209,14 @@ class FleetTlsrptTest(unittest.TestCase):
                          "domain = 'sts.test'" + where)
         return int(v)
 
+    def gauge(self, host, name):
+        status, body = healthz(host.metrics, "/metrics")
+        self.assertEqual(status, 200)
+        for line in body.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        self.fail("%s not in %s's /metrics" % (name, host.name))
+
     def test_three_hosts_one_report_with_summed_counts_each_rua_once(self):
         hosts = [self.host(n) for n in ("mta-a", "mta-b", "mta-c")]
         for h, n in zip(hosts, (2, 3, 4)):
@@ -239,6 +247,8 @@ class FleetTlsrptTest(unittest.TestCase):
             self.wait_for(h.name + " saw the day built by " + builders[0],
                           lambda h=h: "built for the fleet by " + builders[0] in h.text() or
                           "being built by " + builders[0] in h.text(), 20)
+        for h in hosts:  # the fleet's deliveries, as each report job last read them: none pending
+            self.wait_for(h.name + " gauges", lambda h=h: self.gauge(h, "tlsfence_rptd_deliveries_pending") == 0)
         listing = hosts[2].cli("report", "list").stdout
         self.assertIn("%s sts.test success 9 failure 0 (3 hosts)\n" % DAY, listing)
         for name, n in (("mta-a", 2), ("mta-b", 3), ("mta-c", 4)):
@@ -304,7 +314,8 @@ class FleetTlsrptTest(unittest.TestCase):
         a.append(4)
         self.wait_for("/healthz 503", lambda: healthz(a.metrics)[0] == 503)
         self.assertIn("fleet database unreachable", healthz(a.metrics)[1])
-        time.sleep(2)  # the follower stored the 4 (tlsrpt.db), the upload cannot
+        self.wait_for("the 4 waiting in tlsrpt.db",
+                      lambda: self.gauge(a, "tlsfence_rptd_fleet_uploads_pending") >= 1, 10)
         a.kill9()
         a.start(follow=True)  # starts while PostgreSQL is down
         a.append(2)
@@ -314,6 +325,7 @@ class FleetTlsrptTest(unittest.TestCase):
         self.wait_for("/healthz 200", lambda: healthz(a.metrics)[0] == 200, 30)
         time.sleep(5)  # several more upload rounds: nothing doubled
         self.assertEqual(self.pg_sessions(), 9)
+        self.assertEqual(self.gauge(a, "tlsfence_rptd_fleet_uploads_pending"), 0)
         self.assertEqual(int(sql(self.db, "SELECT pending FROM tlsfence.tlsfence_tlsrpt_uploads WHERE host = 'mta-a'")),
                          0)
         log = a.text()
