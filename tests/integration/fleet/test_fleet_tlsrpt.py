@@ -11,7 +11,8 @@ receiver (WORLD_TLSRPT_HTTPS_DIR, one .body per POST), told apart by a submitter
 
 - three hosts' outcomes -> one report with the summed counts, built by one host, each rua once;
   `report list` shows the fleet's state with per-host counts; `report build --all` the same sum;
-- two hosts running `tlsfence report send --day D` at the same moment: each rua once;
+- two hosts running `tlsfence report send --day D` at the same moment (three days in turn):
+  each rua once;
 - the delivering host killed (kill -9, its sendmail too) mid-delivery: another host takes the
   delivery over once its lease expired, and delivers it once;
 - PostgreSQL stopped while a sidecar follows a log (and is itself killed -9 and restarted while
@@ -43,14 +44,20 @@ STAMP = f"{YESTERDAY:%b} {YESTERDAY.day:2d} 12:00:00"
 MAILTO, HTTPS = "mailto:tlsrpt@reports.test", "https://tlsrpt.test/report"
 
 
-def sessions(first, n, domain="sts.test"):
+def day_back(n):
+    """(YYYY-MM-DD, syslog stamp at noon) of n days ago (UTC)."""
+    d = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=n)
+    return d.strftime("%Y-%m-%d"), f"{d:%b} {d.day:2d} 12:00:00"
+
+
+def sessions(first, n, domain="sts.test", stamp=STAMP):
     """n successful Postfix TLS sessions to `domain`, queue ids from `first` on."""
     out = []
     for i in range(first, first + n):
         pid = 3000 + i % 17
-        out.append(f"{STAMP} sender postfix/smtp[{pid}]: Verified TLS connection established to mx1.{domain}"
+        out.append(f"{stamp} sender postfix/smtp[{pid}]: Verified TLS connection established to mx1.{domain}"
                    f"[192.0.2.14]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n"
-                   f"{STAMP} sender postfix/smtp[{pid}]: F{i:08X}: to=<user@{domain}>, relay=mx1.{domain}"
+                   f"{stamp} sender postfix/smtp[{pid}]: F{i:08X}: to=<user@{domain}>, relay=mx1.{domain}"
                    f"[192.0.2.14]:25, delay=0.06, delays=0.01/0/0.04/0.01, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n")
     return "".join(out)
 
@@ -83,10 +90,10 @@ class Host:
             self.test.assertEqual(r.returncode, 0, "%s: %s %s" % (self.name, r.stdout, r.stderr))
         return r
 
-    def ingest(self, n):
+    def ingest(self, n, stamp=STAMP):
         path = os.path.join(self.dir, "ingest-%d.log" % self.queue_id)
         with open(path, "w") as f:
-            f.write(sessions(self.queue_id + zlib.crc32(self.name.encode()) % 1000 * 100000, n))
+            f.write(sessions(self.queue_id + zlib.crc32(self.name.encode()) % 1000 * 100000, n, stamp=stamp))
         self.queue_id += n
         return self.cli("report", "ingest", "--postfix-log", path)
 
@@ -271,27 +278,31 @@ class FleetTlsrptTest(unittest.TestCase):
         self.assertEqual(built["report-id"], reports[0]["report-id"])  # one report-id for the fleet
 
     def test_two_hosts_sending_the_same_day_at_once_deliver_each_rua_once(self):
+        """The race three times (three days, so three fresh builds), then a repeat of one."""
         a, b = self.host("mta-a"), self.host("mta-b")
-        a.ingest(1)
-        b.ingest(2)
-        cmd = lambda h: subprocess.Popen([TLSFENCE, *h.opts(), "--daemon.log-level=warning", "report", "send",
-                                          "--day", DAY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs = [cmd(a), cmd(b)]
-        outs = [p.communicate(timeout=120) for p in procs]
-        for p, (out, err) in zip(procs, outs):
-            self.assertEqual(p.returncode, 0, out + err)
-        both = outs[0][0] + outs[1][0]
-        self.assertEqual(both.count("sts.test %s ok " % MAILTO), 1, both)
-        self.assertEqual(both.count("sts.test %s ok " % HTTPS), 1, both)
-        self.assertEqual(self.mail_count(), 1)
-        reports = self.https_reports()
-        self.assertEqual(len(reports), 1)
-        self.assertEqual(reports[0]["policies"][0]["summary"]["total-successful-session-count"], 3)
+        cmd = lambda h, day: subprocess.Popen([TLSFENCE, *h.opts(), "--daemon.log-level=warning", "report", "send",
+                                               "--day", day], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True)
+        for n in (1, 2, 3):
+            day, stamp = day_back(n)
+            a.ingest(1, stamp)
+            b.ingest(2, stamp)
+            procs = [cmd(a, day), cmd(b, day)]
+            outs = [p.communicate(timeout=120) for p in procs]
+            for p, (out, err) in zip(procs, outs):
+                self.assertEqual(p.returncode, 0, out + err)
+            both = outs[0][0] + outs[1][0]
+            self.assertEqual(both.count("sts.test %s ok " % MAILTO), 1, both)
+            self.assertEqual(both.count("sts.test %s ok " % HTTPS), 1, both)
+            self.assertEqual(self.mail_count(), n)
+            reports = [r for r in self.https_reports() if r["date-range"]["start-datetime"] == day + "T00:00:00Z"]
+            self.assertEqual(len(reports), 1, reports)
+            self.assertEqual(reports[0]["policies"][0]["summary"]["total-successful-session-count"], 3)
         again = b.cli("report", "send", "--day", DAY).stdout
         self.assertIn("%s already delivered" % MAILTO, again)
         self.assertIn("%s already delivered" % HTTPS, again)
-        self.assertEqual(self.mail_count(), 1)
-        self.assertEqual(len(self.https_reports()), 1)
+        self.assertEqual(self.mail_count(), 3)
+        self.assertEqual(len(self.https_reports()), 3)
 
     def test_delivering_host_killed_is_taken_over_after_its_lease(self):
         a, b = self.host("mta-a"), self.host("mta-b")
