@@ -22,7 +22,8 @@ bool same(const std::vector<tlsfence::tlsrpt::PolicyAggregate>& a,
       if (x.result != y.result || x.sending_mta_ip != y.sending_mta_ip ||
           x.receiving_mx_hostname != y.receiving_mx_hostname || x.receiving_mx_helo != y.receiving_mx_helo ||
           x.receiving_ip != y.receiving_ip || x.failure_reason_code != y.failure_reason_code ||
-          x.additional_information != y.additional_information || x.failed_session_count != y.failed_session_count)
+          x.additional_information != y.additional_information ||
+          x.failed_session_count != y.failed_session_count)
         return false;
     }
   }
