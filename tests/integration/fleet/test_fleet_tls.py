@@ -86,9 +86,9 @@ class FleetTlsTest(unittest.TestCase):
             self.conninfo = self.conninfo_for("pg.fleet.test", "verify-full", self.ca)
             a, b = self.host("mx-a"), self.host("mx-b")
             self.assertEqual(sql(self.db, "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
-                                          "WHERE usename = 'tlsfence' AND NOT ssl"), "0")
+                                          "WHERE usename = 'tlsfence' AND datname = current_database() AND NOT ssl"), "0")
             self.assertGreaterEqual(int(sql(self.db, "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity "
-                                                     "USING (pid) WHERE usename = 'tlsfence' AND ssl")), 2)
+                                                     "USING (pid) WHERE usename = 'tlsfence' AND datname = current_database() AND ssl")), 2)
             self.assertEqual(ask(a.sock, "fleet.test"), FLEET)
             self.wait_for("A's decision stored", lambda: sql(self.db, "SELECT host FROM "
                           "tlsfence.tlsfence_policy_decisions WHERE domain = 'fleet.test'") == "mx-a")
