@@ -8,6 +8,7 @@
 // daemon drops privileges, the daemon user's uid and gid (see chown_to), so the MTA reaches
 // it through that group (add postfix to group tlsfence). A missing parent directory is
 // created (mode 0750). Start-up only: failures throw ListenError.
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <boost/asio/basic_socket_acceptor.hpp>
@@ -26,7 +27,11 @@ struct ListenError : std::runtime_error {
 
 struct ListenOptions {
   mode_t unix_mode = 0660;
-  int backlog = 128;
+  // Connections the kernel queues before accept(): SOMAXCONN (4096), clamped by the kernel to
+  // net.core.somaxconn. A burst of an MTA's delivery agents (hundreds of smtp(8) processes
+  // connecting at once) must wait in the queue, not get EAGAIN: a refused socketmap connect is a
+  // failed lookup, and the mail is deferred.
+  int backlog = SOMAXCONN;
 };
 
 class Listener {

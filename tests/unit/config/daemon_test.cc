@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -16,6 +17,8 @@
 #include <thread>
 
 #include "util/daemon.h"
+#include "util/listen_spec.h"
+#include "util/listener.h"
 
 namespace tlsfence {
 namespace {
@@ -136,6 +139,37 @@ TEST(Daemon, DoorProblemsNameAListenerWhoseSocketFileIsGoneOrReplaced) {
   ASSERT_EQ(seen[2].size(), 2u);
   EXPECT_EQ(seen[2][1], "door two not listening on unix:" + dir + "/two.sock: socket file " + dir +
                             "/two.sock was replaced");
+  std::filesystem::remove_all(dir);
+}
+
+// A burst of connections before the daemon accepts any (hundreds of smtp(8) processes asking the
+// socketmap at once) waits in the listen queue: none gets EAGAIN, which an MTA would see as a
+// failed lookup. The old backlog of 128 refused the 130th.
+TEST(Listener, QueuesABurstOfAThousandConnectionsBeforeAccepting) {
+  char tmpl[] = "/tmp/tlsfence-listener-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto spec = parse_listen_spec("unix:" + dir + "/burst.sock");
+  ASSERT_TRUE(spec.spec) << spec.error;
+  asio::io_context io;
+  Listener listener(io, *spec.spec);
+  int somaxconn = 4096;
+  std::ifstream("/proc/sys/net/core/somaxconn") >> somaxconn;
+  const int burst = std::min(1000, somaxconn);
+  std::vector<int> fds;
+  int refused = 0;
+  for (int i = 0; i < burst; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", (dir + "/burst.sock").c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ++refused;
+    fds.push_back(fd);
+  }
+  EXPECT_EQ(refused, 0) << "of " << burst << " connections before any accept";
+  for (int fd : fds) ::close(fd);
+  listener.close();
   std::filesystem::remove_all(dir);
 }
 
