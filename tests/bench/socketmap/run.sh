@@ -10,13 +10,15 @@
 # each loaded by the same one-thread epoll load generator at C = 1, 16, 64 connections.
 #
 # usage: tests/bench/socketmap/run.sh [-d SECONDS] [-p DEPTH] [-c "1 16 64"] [-b BUILD_DIR] [-u] [-r ROUNDS] [-D]
-#                                     [-M] [-B BASELINE_TLSFENCED]
+#                                     [-M] [-B BASELINE_TLSFENCED] [-F CONNINFO]
 #   -D                   the bare door with an in-memory lookup instead of tlsfenced
 #   -r ROUNDS            measure every point ROUNDS times (servers interleaved), report the median run
 #   -u                   unix-domain sockets instead of TCP loopback (as Postfix usually connects)
 #   -M                   tlsfenced with [metrics] listen on (127.0.0.1:18465), scraped once per point
 #   -B BINARY            A/B: also measure this tlsfenced binary (e.g. one built from an older commit)
 #                        on its own copy of the primed cache, interleaved with the others
+#   -F CONNINFO          tlsfenced with [fleet] postgresql = CONNINFO (host "bench"); with
+#                        -B build/…/tlsfenced: the fleet backend vs a single host, same binary
 #   env: TLSFENCED=HOST:PORT|unix:PATH  measure a running tlsfenced instead of the bench_door stand-in
 #        TLSFENCED_PID=PID    its process id, for the CPU-per-request column
 #        NO_PIN=1             do not pin the load generator and the servers to separate CPUs
@@ -33,7 +35,8 @@ ROUNDS=1
 BARE_DOOR=0
 METRICS=0
 BASELINE=""
-while getopts "d:p:c:b:ur:DMB:" opt; do
+FLEET=""
+while getopts "d:p:c:b:ur:DMB:F:" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     p) DEPTH=$OPTARG ;;
@@ -44,7 +47,8 @@ while getopts "d:p:c:b:ur:DMB:" opt; do
     D) BARE_DOOR=1 ;;
     M) METRICS=1 ;;
     B) BASELINE=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
-    *) sed -n '2,23p' "$0"; exit 2 ;;
+    F) FLEET=$OPTARG ;;
+    *) sed -n '2,25p' "$0"; exit 2 ;;
   esac
 done
 
@@ -130,6 +134,7 @@ deliver = no
 CONF
   METRICS_OPT=()
   [ "$METRICS" = 1 ] && METRICS_OPT=(--metrics.listen=inet:127.0.0.1:18465)
+  [ -n "$FLEET" ] && METRICS_OPT+=("--fleet.postgresql=$FLEET" --fleet.host=bench)
   $PIN_SRV "$BUILD/src/app/tlsfenced" --config "$WORK/tlsfence.conf" "${METRICS_OPT[@]}" 2>"$WORK/tlsfenced.log" &
   PIDS+=($!)
   PID_DOOR=$!
@@ -144,7 +149,7 @@ CONF
     disown
   fi
   DOOR_ADDR=$ADDR_DOOR
-  DOOR_NAME="tlsfenced"
+  DOOR_NAME="tlsfenced${FLEET:+ (fleet)}"
 fi
 if [ -n "${TLSFENCED:-}" ]; then
   PID_DOOR=${TLSFENCED_PID:-}
@@ -264,7 +269,7 @@ for c in $CONNS; do
 done
 if [ -n "$BASELINE" ]; then
   echo
-  echo "A/B: tlsfenced of this tree${METRICS:+ (metrics listener $( [ "$METRICS" = 1 ] && echo on || echo off))} vs baseline $BASELINE (medians, interleaved)"
+  echo "A/B: tlsfenced of this tree${FLEET:+ with [fleet] postgresql}${METRICS:+ (metrics listener $( [ "$METRICS" = 1 ] && echo on || echo off))} vs baseline $BASELINE (medians, interleaved)"
   printf "%5s | %8s %8s %8s | %8s %8s | %8s %8s %8s\n" conns "req/s" "base" "diff" "p99 us" "base" "cpu/req" "base" "diff"
   printf '%s\n' "${AB_LINES[@]}"
 fi
