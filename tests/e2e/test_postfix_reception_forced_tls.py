@@ -15,7 +15,7 @@ Policy-delegation path (`smtpd_recipient_restrictions = check_policy_service uni
 Milter path (`smtpd_milters = unix:…` + `milter_header_checks` turning `X-TLSfence: forced-tls`
 into `FILTER tlsfence-encrypt:`): the same, plus `TLS-Required: No` → delivered in the clear.
 
-Run: python3 test_issue6_postfix_reception.py TLSFENCED TLSFENCE
+Run: python3 test_postfix_reception.py TLSFENCED TLSFENCE
 """
 
 import sys
@@ -130,19 +130,19 @@ class Issue6PolicyDoor(ReceptionBase):
             smtpd_recipient_restrictions=f"check_policy_service {policy}, permit_mynetworks, reject",
         )
 
-    def test_issue6_policy_forced_sender_to_nostarttls_not_delivered(self):
+    def test_policy_forced_sender_to_nostarttls_not_delivered(self):
         self.configure()
         subject, offset, qid = self.send_accepted(FORCED, "nostarttls.test", "pol-forced-plain")
         self.assert_rcpt_filtered("nostarttls.test", offset)
         self.assert_forced_deferred_no_starttls(qid, subject, offset)
 
-    def test_issue6_policy_forced_sender_to_dane_delivered_verified(self):
+    def test_policy_forced_sender_to_dane_delivered_verified(self):
         self.configure()
         subject, offset, qid = self.send_accepted(FORCED, "dane.test", "pol-forced-dane")
         self.assert_rcpt_filtered("dane.test", offset)
         self.assertTrue(self.assert_forced_delivered_verified_dane(qid, subject, offset))
 
-    def test_issue6_policy_ordinary_sender_not_forced(self):
+    def test_policy_ordinary_sender_not_forced(self):
         self.configure()
         subject, offset, qid = self.send_accepted(ORDINARY, "nostarttls.test", "pol-ordinary")
         status, line, _ = self.delivery(qid, "nostarttls.test", offset)
@@ -151,13 +151,13 @@ class Issue6PolicyDoor(ReceptionBase):
         self.assertNotRegex(self.postfix.log_since(offset), r"filter: RCPT from")
         self.assertTrue(e2elib.wait_until(lambda: maildir_has("nostarttls.test", subject), 10))
 
-    def test_issue6_policy_bogus_recipient_deferred_at_rcpt_when_defer(self):
+    def test_policy_bogus_recipient_deferred_at_rcpt_when_defer(self):
         self.configure("defer")
         _, offset, status, transcript, qid = self.send(ORDINARY, "expired.test", "pol-bogus-defer")
         self.assert_rcpt_deferred_by_door(transcript, offset, "reject")
         self.assertIsNone(qid, transcript)
 
-    def test_issue6_policy_bogus_recipient_accepted_when_continue(self):
+    def test_policy_bogus_recipient_accepted_when_continue(self):
         self.configure("continue")
         _, offset, status, transcript, qid = self.send(ORDINARY, "expired.test", "pol-bogus-continue")
         self.assert_door_answered(offset)
@@ -188,13 +188,13 @@ class Issue6MilterDoor(ReceptionBase):
             rf"{qid}: milter-header-filter: header X-TLSfence: forced-tls\b.*: tlsfence-encrypt:$", offset, 5)
         self.assertIsNotNone(line, "cleanup should see the milter's X-TLSfence header and FILTER")
 
-    def test_issue6_milter_forced_sender_to_nostarttls_not_delivered(self):
+    def test_milter_forced_sender_to_nostarttls_not_delivered(self):
         self.configure()
         subject, offset, qid = self.send_accepted(FORCED, "nostarttls.test", "mil-forced-plain")
         self.assert_header_filtered(qid, offset)
         self.assert_forced_deferred_no_starttls(qid, subject, offset)
 
-    def test_issue6_milter_forced_sender_to_dane_delivered_verified(self, engine=None):
+    def test_milter_forced_sender_to_dane_delivered_verified(self, engine=None):
         self.configure(engine=engine)
         subject, offset, qid = self.send_accepted(FORCED, "dane.test", "mil-forced-dane")
         self.assert_header_filtered(qid, offset)
@@ -203,7 +203,7 @@ class Issue6MilterDoor(ReceptionBase):
         with open(path, "rb") as f:
             self.assertRegex(f.read().decode("utf-8", "replace"), r"(?m)^X-TLSfence: forced-tls")
 
-    def test_issue6_milter_tls_required_no_delivered(self):
+    def test_milter_tls_required_no_delivered(self):
         self.configure()
         subject, offset, qid = self.send_accepted(
             FORCED, "nostarttls.test", "mil-tlsreq-no", "TLS-Required: No")
@@ -216,20 +216,20 @@ class Issue6MilterDoor(ReceptionBase):
         with open(path, "rb") as f:
             self.assertNotRegex(f.read().decode("utf-8", "replace"), r"(?m)^X-TLSfence:")
 
-    def test_issue6_milter_ordinary_sender_not_forced(self):
+    def test_milter_ordinary_sender_not_forced(self):
         self.configure()
         subject, offset, qid = self.send_accepted(ORDINARY, "nostarttls.test", "mil-ordinary")
         status, line, _ = self.delivery(qid, "nostarttls.test", offset)
         self.assertEqual(status, "sent", line)
         self.assertTrue(line.startswith("postfix/smtp["), line)
 
-    def test_issue6_milter_bogus_recipient_tempfailed_at_rcpt_when_defer(self, engine=None):
+    def test_milter_bogus_recipient_tempfailed_at_rcpt_when_defer(self, engine=None):
         self.configure("defer", engine)
         _, offset, status, transcript, qid = self.send(ORDINARY, "expired.test", "mil-bogus-defer")
         self.assert_rcpt_deferred_by_door(transcript, offset, "milter-reject")
         self.assertIsNone(qid, transcript)
 
-    def test_issue6_milter_bogus_recipient_accepted_when_continue(self):
+    def test_milter_bogus_recipient_accepted_when_continue(self):
         self.configure("continue")
         _, offset, status, transcript, qid = self.send(ORDINARY, "expired.test", "mil-bogus-continue")
         self.assert_door_answered(offset)
@@ -237,15 +237,15 @@ class Issue6MilterDoor(ReceptionBase):
         self.assertEqual(status, 0, transcript)
         self.assertIsNotNone(qid, transcript)
 
-    def test_issue6_milter_libmilter_engine_forced_sender_to_dane_delivered_verified(self):
-        self.test_issue6_milter_forced_sender_to_dane_delivered_verified("libmilter")
+    def test_milter_libmilter_engine_forced_sender_to_dane_delivered_verified(self):
+        self.test_milter_forced_sender_to_dane_delivered_verified("libmilter")
         self.assertRegex(self.daemon.log_text(), r"milter door.*engine=libmilter")
 
-    def test_issue6_milter_libmilter_engine_bogus_recipient_tempfailed_at_rcpt(self):
-        self.test_issue6_milter_bogus_recipient_tempfailed_at_rcpt_when_defer("libmilter")
+    def test_milter_libmilter_engine_bogus_recipient_tempfailed_at_rcpt(self):
+        self.test_milter_bogus_recipient_tempfailed_at_rcpt_when_defer("libmilter")
         self.assertRegex(self.daemon.log_text(), r"milter door.*engine=libmilter")
 
-    def test_issue6_milter_daemon_stops_cleanly_on_sigterm(self):
+    def test_milter_daemon_stops_cleanly_on_sigterm(self):
         self.configure()
         subject, offset, qid = self.send_accepted(ORDINARY, "nostarttls.test", "mil-stop")
         self.delivery(qid, "nostarttls.test", offset)

@@ -11,7 +11,7 @@ tests pin down:
   - expired.test (bogus MX): deferred — Postfix's own DNSSEC lookup fails before it asks the
     map, so postmap/tlsfence query show the map's TEMP separately.
 
-Run: python3 test_issue5_postfix_socketmap.py TLSFENCED TLSFENCE
+Run: python3 test_postfix_socketmap.py TLSFENCED TLSFENCE
 """
 
 import sys
@@ -60,7 +60,7 @@ class Issue5PostfixSocketmap(E2ETestCase):
         self.assertIsNotNone(status, f"no delivery status for {qid} to user@{domain} in the log")
         return subject, status, line, lines
 
-    def test_issue5_dane_domain_delivered_verified(self):
+    def test_dane_domain_delivered_verified(self):
         subject, status, line, lines = self.deliver("dane.test", "dane")
         self.assertEqual(status, "sent", line)
         self.assertTrue(
@@ -69,7 +69,7 @@ class Issue5PostfixSocketmap(E2ETestCase):
         )
         self.assertTrue(e2elib.wait_until(lambda: maildir_has("dane.test", subject), 10))
 
-    def test_issue5_sts_domain_delivered_verified_by_map(self):
+    def test_sts_domain_delivered_verified_by_map(self):
         subject, status, line, lines = self.deliver("sts.test", "sts")
         self.assertEqual(status, "sent", line)
         self.assertTrue(
@@ -81,7 +81,7 @@ class Issue5PostfixSocketmap(E2ETestCase):
         # The policy that made it so came from tlsfenced.
         self.assertEqual(self.daemon.socketmap_query("tlspolicy", "sts.test"), "OK " + STS_POLICY)
 
-    def test_issue5_sts_certificate_mismatch_deferred_not_sent(self):
+    def test_sts_certificate_mismatch_deferred_not_sent(self):
         subject, status, line, lines = self.deliver("stsmismatch.test", "stsmismatch")
         self.assertEqual(status, "deferred", line)
         text = "\n".join(lines)
@@ -90,12 +90,12 @@ class Issue5PostfixSocketmap(E2ETestCase):
         self.assertFalse(any("status=sent" in l for l in lines), text)
         self.assertIsNone(maildir_has("stsmismatch.test", subject))
 
-    def test_issue5_bogus_dnssec_domain_deferred(self):
+    def test_bogus_dnssec_domain_deferred(self):
         subject, status, line, _ = self.deliver("expired.test", "expired")
         self.assertEqual(status, "deferred", line)
         self.assertIsNone(maildir_has("expired.test", subject))
 
-    def test_issue5_bogus_tlsa_deferred_by_map_temp(self):
+    def test_bogus_tlsa_deferred_by_map_temp(self):
         # MX and address records of bogustlsa.test are secure, so Postfix gets as far as asking
         # the map; tlsfenced answers TEMP (TLSA bogus), and that is what defers the mail.
         subject, status, line, lines = self.deliver("bogustlsa.test", "bogustlsa")
@@ -106,14 +106,14 @@ class Issue5PostfixSocketmap(E2ETestCase):
                       "policy table lookup error", text)
         self.assertIsNone(maildir_has("bogustlsa.test", subject))
 
-    def test_issue5_no_policy_delivered_opportunistically(self):
+    def test_no_policy_delivered_opportunistically(self):
         subject, status, line, lines = self.deliver("nostarttls.test", "nostarttls")
         self.assertEqual(status, "sent", line)
         self.assertIn("relay=mx1.nostarttls.test[", line)
         self.assertFalse(any("TLS connection established" in l for l in lines), "\n".join(lines))
         self.assertTrue(e2elib.wait_until(lambda: maildir_has("nostarttls.test", subject), 10))
 
-    def test_issue5_postmap_returns_what_tlsfence_query_prints(self):
+    def test_postmap_returns_what_tlsfence_query_prints(self):
         config_dir = self.postfix.config_dir
         for domain, expected in EXPECTED_ANSWERS.items():
             with self.subTest(domain=domain):
@@ -131,7 +131,7 @@ class Issue5PostfixSocketmap(E2ETestCase):
                     self.assertEqual((pm.returncode, pm.stdout), (1, ""), pm.stderr)
                     self.assertNotIn("error", pm.stderr)
 
-    def test_issue5_postmap_fails_on_temp_like_tlsfence_query(self):
+    def test_postmap_fails_on_temp_like_tlsfence_query(self):
         q = tlsfence_cli(self.daemon, "query", TEMP_DOMAIN)
         self.assertEqual(q.returncode, 1, f"tlsfence query {TEMP_DOMAIN}: {q.stdout}{q.stderr}")
         self.assertRegex(q.stdout, r"^TEMP \S.*\n$")
@@ -144,7 +144,7 @@ class Issue5PostfixSocketmap(E2ETestCase):
         self.assertEqual(pm.stdout, "")
         self.assertRegex(pm.stderr, r"socketmap server temporary error|query error")
 
-    def test_issue5_daemon_stops_cleanly_on_sigterm(self):
+    def test_daemon_stops_cleanly_on_sigterm(self):
         self.assertEqual(self.daemon.socketmap_query("tlspolicy", "dane.test"), "OK dane-only")
         self.stop_daemon(self.daemon)
 
@@ -158,7 +158,7 @@ class Issue5ControlPostfixAlone(E2ETestCase):
         self.postfix.reset()
         self.assertEqual(self.postfix.postconf("smtp_tls_policy_maps"), "")
 
-    def test_issue5_control_without_map_sts_not_verified_and_mismatch_sent(self):
+    def test_control_without_map_sts_not_verified_and_mismatch_sent(self):
         results = {}
         for domain in ("sts.test", "stsmismatch.test"):
             offset = self.postfix.log_offset()

@@ -10,7 +10,7 @@ Issue 6, "Must show": the running Sendmail with `INPUT_MAIL_FILTER` talking to t
 milter accepts a normal message (and delivers it) and tempfails a recipient at expired.test
 (bogus DNSSEC) when `reception.on-dnssec-bogus = defer`.
 
-Run: python3 test_issue5_issue6_sendmail.py TLSFENCED TLSFENCE
+Run: python3 test_sendmail.py TLSFENCED TLSFENCE
 """
 
 import sys
@@ -44,7 +44,7 @@ class SendmailBase(E2ETestCase):
 
 
 class Issue5SendmailStsMap(SendmailBase):
-    def test_issue5_sendmail_map_sts_answers(self):
+    def test_sendmail_map_sts_answers(self):
         daemon = self.start_daemon_inet()
         self.sendmail.cf(daemon.socketmap)
         answers, out = self.sendmail.ask("sts.test", "nosuch.test", "expired.test")
@@ -64,7 +64,7 @@ class Issue6SendmailMilter(SendmailBase):
         self.sendmail.run()
         self.addCleanup(self.sendmail.stop)
 
-    def test_issue6_sendmail_milter_accepts_normal_message(self):
+    def test_sendmail_milter_accepts_normal_message(self):
         subject = token("sm-normal")
         status, transcript = self.sendmail.send("probe@sender.test", "user@sts.test", subject)
         self.assertEqual(status, 0, f"Sendmail should accept the message:\n{transcript}")
@@ -77,7 +77,7 @@ class Issue6SendmailMilter(SendmailBase):
         self.assertRegex(self.sendmail.log_since(self.sm_offset),
                          r"STARTTLS=client, relay=mx1\.sts\.test\., .*verify=OK")
 
-    def test_issue6_sendmail_milter_tempfails_bogus_recipient(self):
+    def test_sendmail_milter_tempfails_bogus_recipient(self):
         status, transcript = self.sendmail.send("probe@sender.test", "user@expired.test", token("sm-bogus"))
         self.assertTrue(rcpt_refused_4xx(transcript),
                         f"RCPT TO:<user@expired.test> should get a 4xx reply:\n{transcript}")
@@ -92,7 +92,7 @@ class Issue6SendmailControlWithoutMilter(SendmailBase):
     """Control: Sendmail alone accepts RCPT TO:<user@expired.test>, so the 4xx above is the
     milter's decision, not Sendmail's own DNS check."""
 
-    def test_issue6_control_sendmail_alone_accepts_bogus_recipient(self):
+    def test_control_sendmail_alone_accepts_bogus_recipient(self):
         daemon = self.start_daemon_inet()
         self.sendmail.cf(daemon.socketmap)
         self.sendmail.run()
