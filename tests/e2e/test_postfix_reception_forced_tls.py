@@ -114,7 +114,7 @@ class ReceptionBase(E2ETestCase):
         return e2elib.wait_until(lambda: maildir_has("dane.test", subject), 10)
 
 
-class Issue6PolicyDoor(ReceptionBase):
+class PolicyDoor(ReceptionBase):
     def assert_rcpt_filtered(self, domain, offset):
         # The queue file does not exist yet at RCPT time: Postfix logs NOQUEUE.
         line = self.postfix.wait_log(
@@ -166,7 +166,7 @@ class Issue6PolicyDoor(ReceptionBase):
         self.assertIsNotNone(qid, transcript)
 
 
-class Issue6MilterDoor(ReceptionBase):
+class MilterDoor(ReceptionBase):
     """The milter door with its default engine (native: on tlsfenced's event loop); the last
     two tests repeat the key cases with `[milter] engine = libmilter`."""
 

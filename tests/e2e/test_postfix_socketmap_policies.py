@@ -37,7 +37,7 @@ EXPECTED_ANSWERS = {
 TEMP_DOMAIN = "expired.test"
 
 
-class Issue5PostfixSocketmap(E2ETestCase):
+class PostfixSocketmap(E2ETestCase):
     def setUp(self):
         super().setUp()
         self.postfix.reset()
@@ -149,7 +149,7 @@ class Issue5PostfixSocketmap(E2ETestCase):
         self.stop_daemon(self.daemon)
 
 
-class Issue5ControlPostfixAlone(E2ETestCase):
+class ControlPostfixAlone(E2ETestCase):
     """Control: without tlsfenced's map, postfix-out does NOT verify sts.test and DOES send to
     stsmismatch.test — so the verdicts above are tlsfenced's, not Postfix's own DANE."""
 

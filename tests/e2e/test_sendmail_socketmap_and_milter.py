@@ -43,7 +43,7 @@ class SendmailBase(E2ETestCase):
         super()._cleanup()
 
 
-class Issue5SendmailStsMap(SendmailBase):
+class SendmailStsMap(SendmailBase):
     def test_sendmail_map_sts_answers(self):
         daemon = self.start_daemon_inet()
         self.sendmail.cf(daemon.socketmap)
@@ -56,7 +56,7 @@ class Issue5SendmailStsMap(SendmailBase):
         self.assertRegex(answers["expired.test"], r"\(75\)$")
 
 
-class Issue6SendmailMilter(SendmailBase):
+class SendmailMilter(SendmailBase):
     def setUp(self):
         super().setUp()
         self.daemon = self.start_daemon_inet("--reception.on-dnssec-bogus=defer")
@@ -88,7 +88,7 @@ class Issue6SendmailMilter(SendmailBase):
         self.assertRegex(log, r"milter=tlsfence, action=rcpt, (reject=4|tempfail)")
 
 
-class Issue6SendmailControlWithoutMilter(SendmailBase):
+class SendmailControlWithoutMilter(SendmailBase):
     """Control: Sendmail alone accepts RCPT TO:<user@expired.test>, so the 4xx above is the
     milter's decision, not Sendmail's own DNS check."""
 
